@@ -1,0 +1,235 @@
+/**
+ * `Context`: a mapping of context variables to values, and the unit that async
+ * continuations share. The current Context is carried by Node's
+ * `AsyncLocalStorage`; a Context object is mutable (its `_map` is replaced on
+ * every `set`), so every continuation scheduled in it sees later changes, while a
+ * `copy()` is an O(1) snapshot of the persistent trie.
+ *
+ * @module
+ */
+import type { ContextVar } from './context-var.js';
+import { ContextEnteredError, InvalidArgTypeError, describe } from './errors.js';
+import { Hamt } from './hamt.js';
+import { type ContextState, type VarState, VAR_BRAND, inspectSymbol, runtime } from './runtime.js';
+
+const storage = runtime.storage;
+
+/** The Context that is current now: the innermost `run`, else the root context. */
+export function currentContext(): ContextState {
+  return storage.getStore() ?? (runtime.root as ContextState);
+}
+
+/** @internal Throws unless `value` is a ContextVar of any copy of this package. */
+export function assertVar(value: unknown, what: string): asserts value is VarState {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    (value as { [VAR_BRAND]?: unknown })[VAR_BRAND] !== true
+  ) {
+    throw new InvalidArgTypeError(`${what} must be a ContextVar, received ${describe(value)}`);
+  }
+}
+
+/**
+ * Calls `fn` with `ctx` current, without the re-entry check of `run`: for `bind`,
+ * `wrap` and independent generators, whose callers cannot know which Context is
+ * entered when the callback fires.
+ *
+ * @internal
+ */
+export function callIn<R>(ctx: ContextState, fn: () => R): R {
+  if (storage.getStore() === ctx) return fn();
+  ctx._entered++;
+  try {
+    return storage.run(ctx, fn);
+  } finally {
+    ctx._entered--;
+  }
+}
+
+/**
+ * A mapping of {@link ContextVar}s to their values: Python's `contextvars.Context`.
+ *
+ * There is always a current Context. `ctx.run(fn)` makes `ctx` current for `fn`
+ * and for all async work that `fn` starts. A Context is a read-only map: values
+ * change only through `ContextVar#set`, `reset` and `delete` while it is current.
+ *
+ * Contexts hold their vars weakly: a var that nothing else references is
+ * garbage-collected with its values, and disappears from `size` and iteration.
+ *
+ * @example
+ * ```ts
+ * const ctx = copyContext();
+ * ctx.run(() => userId.set('alice'));
+ * ctx.get(userId); // 'alice'; the caller's context is unchanged
+ * ```
+ */
+export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, ContextState {
+  /** @internal */ _map: Hamt<WeakRef<VarState>>;
+  /** @internal */ _ver: number;
+  /** @internal */ _entered: number;
+
+  /** Creates an empty Context (no variable set). */
+  constructor() {
+    if (arguments.length > 0) {
+      throw new InvalidArgTypeError('Context() takes no arguments; use copyContext() to copy one');
+    }
+    this._map = Hamt.empty();
+    this._ver = 0;
+    this._entered = 0;
+  }
+
+  /**
+   * Calls `fn(...args)` with this Context current and returns its result. Changes
+   * that `fn` (and async work it starts) makes to context variables stay in this
+   * Context; after `fn` returns or throws, the previous Context is current again.
+   *
+   * @throws {@link ContextEnteredError} if this Context is already entered in the
+   *   current synchronous call chain.
+   * @throws {@link InvalidArgTypeError} if `fn` is not a function.
+   */
+  run<A extends unknown[], R>(fn: (...args: A) => R, ...args: A): R {
+    if (typeof fn !== 'function') {
+      throw new InvalidArgTypeError(`Context.run() needs a function, received ${describe(fn)}`);
+    }
+    if (this._entered > 0) {
+      throw new ContextEnteredError(
+        `cannot enter context: ${String(this)} is already entered in this call chain`,
+      );
+    }
+    this._entered++;
+    try {
+      return storage.run(this, fn, ...args);
+    } finally {
+      this._entered--;
+    }
+  }
+
+  /** A new Context with the same values; O(1). Later changes to either do not show in the other. */
+  copy(): Context {
+    return snapshot(this);
+  }
+
+  /**
+   * A function that always runs `fn` in this Context (with the caller's `this` and
+   * arguments). Unlike `run`, calling it while this Context is already current or
+   * entered is allowed: it is meant for callbacks whose caller cannot know.
+   */
+  bind<F extends (...args: any[]) => any>(fn: F): F {
+    if (typeof fn !== 'function') {
+      throw new InvalidArgTypeError(`Context.bind() needs a function, received ${describe(fn)}`);
+    }
+    const ctx = this;
+    return function (this: unknown, ...args: unknown[]) {
+      return callIn(ctx, () => fn.apply(this, args));
+    } as F;
+  }
+
+  /**
+   * The value of `v` in this Context; `fallback` (or `undefined`) when it is not
+   * set. The var's own default is not consulted, as in Python.
+   *
+   * @throws {@link InvalidArgTypeError} if `v` is not a ContextVar.
+   */
+  get<T>(v: ContextVar<T>): T | undefined;
+  get<T, D>(v: ContextVar<T>, fallback: D): T | D;
+  get(v: ContextVar<unknown>, fallback?: unknown): unknown {
+    assertVar(v, 'Context key');
+    const leaf = this._map.find(v._hash, v._id);
+    return leaf === undefined ? fallback : v._values.get(leaf);
+  }
+
+  /**
+   * Whether `v` has a value in this Context (a var set to `undefined` has one).
+   *
+   * @throws {@link InvalidArgTypeError} if `v` is not a ContextVar.
+   */
+  has(v: ContextVar<unknown>): boolean {
+    assertVar(v, 'Context key');
+    return this._map.find(v._hash, v._id) !== undefined;
+  }
+
+  /** Number of variables set in this Context (collected vars never count). */
+  get size(): number {
+    let n = 0;
+    for (const leaf of this._map.leaves()) if (leaf.payload.deref() !== undefined) n++;
+    return n;
+  }
+
+  /** `[var, value]` pairs, as a Map iterates. */
+  *entries(): MapIterator<[ContextVar<unknown>, unknown]> {
+    for (const leaf of this._map.leaves()) {
+      const v = leaf.payload.deref();
+      if (v !== undefined) yield [v as unknown as ContextVar<unknown>, v._values.get(leaf)];
+    }
+  }
+
+  /** The variables set in this Context. */
+  *keys(): MapIterator<ContextVar<unknown>> {
+    for (const [v] of this.entries()) yield v;
+  }
+
+  /** The values set in this Context. */
+  *values(): MapIterator<unknown> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  /** Calls `callback(value, var, this)` for each variable set, as `Map#forEach` does. */
+  forEach(
+    callback: (value: unknown, key: ContextVar<unknown>, map: ReadonlyMap<ContextVar<unknown>, unknown>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [v, value] of this.entries()) callback.call(thisArg, value, v, this);
+  }
+
+  /** Same as {@link Context.entries}. */
+  [Symbol.iterator](): MapIterator<[ContextVar<unknown>, unknown]> {
+    return this.entries();
+  }
+
+  /** `'Context'`, so `Object.prototype.toString` reads `[object Context]`. */
+  get [Symbol.toStringTag](): string {
+    return 'Context';
+  }
+
+  /** `Context(size=N)`. */
+  toString(): string {
+    return `Context(size=${this.size})`;
+  }
+
+  /** @internal */
+  [inspectSymbol](): string {
+    return `Context { size: ${this.size} }`;
+  }
+}
+
+function snapshot(source: ContextState): Context {
+  const ctx = new Context();
+  ctx._map = source._map;
+  ctx._ver = source._ver;
+  return ctx;
+}
+
+runtime.root ??= new Context();
+
+/**
+ * A new Context holding the current values: Python's `contextvars.copy_context()`.
+ * O(1). `copyContext().run(fn)` is how code gets its own isolated scope, like
+ * asyncio's `create_task`.
+ */
+export function copyContext(): Context {
+  return snapshot(currentContext());
+}
+
+/**
+ * Captures {@link copyContext} now and returns a function that runs `fn` in that
+ * Context each time it is called: for callbacks handed to queues, pools, emitters
+ * and other code that calls back outside the caller's async chain. All calls share
+ * the captured Context, so a value one call sets is seen by the next.
+ */
+export function wrap<F extends (...args: any[]) => any>(fn: F): F {
+  if (typeof fn !== 'function') {
+    throw new InvalidArgTypeError(`wrap() needs a function, received ${describe(fn)}`);
+  }
+  return copyContext().bind(fn);
+}

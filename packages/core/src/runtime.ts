@@ -1,0 +1,80 @@
+/**
+ * The process-wide state that every copy of this package must share: the
+ * `AsyncLocalStorage` that carries the current Context, the root Context, and the
+ * counters behind var ids and context versions.
+ *
+ * It lives on `globalThis` under a `Symbol.for` key, so the ESM and CommonJS
+ * builds loaded side by side, or a library's nested copy of the package, agree on
+ * which Context is current. The key carries the protocol number: copies whose
+ * internal layout differs never share a slot (they could not read each other's
+ * Contexts), and keep working, each on its own.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Hamt } from './hamt.js';
+
+/** Bump when the fields below, or those of Context/ContextVar read across copies, change. */
+const PROTOCOL = 1;
+
+/** What one package copy reads of a ContextVar created by another copy. */
+export interface VarState {
+  readonly _id: number;
+  readonly _hash: number;
+  readonly _values: WeakMap<object, unknown>;
+}
+
+/** What one package copy reads and writes of a Context created by another copy. */
+export interface ContextState {
+  /** The current mapping: var id → leaf whose payload weakly references the var. */
+  _map: Hamt<WeakRef<VarState>>;
+  /** Identifies `_map`: equal versions mean the same mapping. */
+  _ver: number;
+  /** How many times this Context is entered in the current synchronous call chain. */
+  _entered: number;
+}
+
+interface Runtime {
+  readonly protocol: number;
+  readonly storage: AsyncLocalStorage<ContextState>;
+  /** The Context current outside any `run` (Python's main-thread context). */
+  root: ContextState | undefined;
+  /** Last var id handed out. Ids are never reused, so identity checks need no var reference. */
+  lastId: number;
+  /** Last context version handed out; 0 is the empty mapping. */
+  lastVersion: number;
+  /** Shared singletons (e.g. the `requestId` var), by name. */
+  readonly shared: Map<string, unknown>;
+}
+
+const KEY = Symbol.for(`@contextvars/core:runtime:${PROTOCOL}`);
+
+function createRuntime(): Runtime {
+  return {
+    protocol: PROTOCOL,
+    storage: new AsyncLocalStorage<ContextState>(),
+    root: undefined,
+    lastId: 0,
+    lastVersion: 0,
+    shared: new Map(),
+  };
+}
+
+const holder = globalThis as { [KEY]?: Runtime };
+
+/** The shared runtime of this process. */
+export const runtime: Runtime = holder[KEY] ?? (holder[KEY] = createRuntime());
+
+/** Brand that marks ContextVar instances of every package copy. */
+export const VAR_BRAND = Symbol.for('@contextvars/core:ContextVar');
+
+/** Brand that marks Token instances of every package copy. */
+export const TOKEN_BRAND = Symbol.for('@contextvars/core:Token');
+
+/** `Symbol.dispose`, which Node 20 may lack at the language level. */
+export const disposeSymbol: typeof Symbol.dispose =
+  (Symbol as { dispose?: typeof Symbol.dispose }).dispose ??
+  (Symbol.for('nodejs.dispose') as typeof Symbol.dispose);
+
+/** Node's `util.inspect.custom`, without importing `node:util`. */
+export const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');

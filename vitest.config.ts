@@ -1,0 +1,21 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests run against the sources; the built packages are checked by test/dual-package.
+    alias: {
+      '@contextvars/core': src('core'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    pool: 'forks',
+    // GC tests need gc(); NODE_OPTIONS may add --no-async-context-frame on Node 24.
+    execArgv: ['--expose-gc'],
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+  },
+});
