@@ -10,10 +10,17 @@
  * @module
  */
 import { currentContext } from './context.js';
-import { InvalidArgTypeError, LookupError, TokenUsedError, TokenWrongContextError, TokenWrongVarError, describe } from './errors.js';
+import {
+  describe,
+  InvalidArgTypeError,
+  LookupError,
+  TokenUsedError,
+  TokenWrongContextError,
+  TokenWrongVarError,
+} from './errors.js';
 import { Leaf } from './hamt.js';
-import { type ContextState, VAR_BRAND, inspectSymbol, runtime } from './runtime.js';
-import { Token, isToken, kCreateToken } from './token.js';
+import { type ContextState, inspectSymbol, runtime, VAR_BRAND } from './runtime.js';
+import { isToken, kCreateToken, Token } from './token.js';
 
 /** Options of {@link ContextVar}. */
 export interface ContextVarOptions<T> {
@@ -50,7 +57,8 @@ export function setHashFunctionForTesting(fn: (id: number) => number): () => voi
 
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'object' && value !== null) return `<${value.constructor?.name ?? 'Object'}>`;
+  if (typeof value === 'object' && value !== null)
+    return `<${value.constructor?.name ?? 'Object'}>`;
   if (typeof value === 'function') return `<function ${value.name}>`;
   return String(value);
 }
@@ -130,6 +138,7 @@ export class ContextVar<T> {
     const ctx = currentContext();
     if (ctx._ver === this._cacheVer) {
       if (this._cacheKind === CACHE_VALUE) return this._cacheValue;
+      // biome-ignore lint/complexity/noArguments: an explicit `undefined` fallback must count.
       if (this._cacheKind === CACHE_MISSING) return this.missing(arguments.length > 0, fallback);
     }
     const leaf = ctx._map.find(this._hash, this._id);
@@ -137,6 +146,7 @@ export class ContextVar<T> {
       this._cacheVer = ctx._ver;
       this._cacheKind = CACHE_MISSING;
       this._cacheValue = undefined;
+      // biome-ignore lint/complexity/noArguments: an explicit `undefined` fallback must count.
       return this.missing(arguments.length > 0, fallback);
     }
     const value = this._values.get(leaf);
@@ -147,7 +157,9 @@ export class ContextVar<T> {
   private missing(hasFallback: boolean, fallback: unknown): unknown {
     if (hasFallback) return fallback;
     if (this._hasDefault) return this._default;
-    throw new LookupError(`ContextVar "${this._name}" has no value in the current context and no default`);
+    throw new LookupError(
+      `ContextVar "${this._name}" has no value in the current context and no default`,
+    );
   }
 
   private remember(ver: number, value: unknown): void {
@@ -198,7 +210,9 @@ export class ContextVar<T> {
       );
     }
     if (token._used) {
-      throw new TokenUsedError(`${String(token)} of ContextVar "${this._name}" has already been used once`);
+      throw new TokenUsedError(
+        `${String(token)} of ContextVar "${this._name}" has already been used once`,
+      );
     }
     if (token.var !== this) {
       throw new TokenWrongVarError(
@@ -225,7 +239,9 @@ export class ContextVar<T> {
   delete(): void {
     const ctx = currentContext();
     if (ctx._map.find(this._hash, this._id) === undefined) {
-      throw new LookupError(`ContextVar "${this._name}" cannot be deleted: it has no value in the current context`);
+      throw new LookupError(
+        `ContextVar "${this._name}" cannot be deleted: it has no value in the current context`,
+      );
     }
     this.remove(ctx);
   }

@@ -8,9 +8,9 @@
  * @module
  */
 import type { ContextVar } from './context-var.js';
-import { ContextEnteredError, InvalidArgTypeError, describe } from './errors.js';
+import { ContextEnteredError, describe, InvalidArgTypeError } from './errors.js';
 import { Hamt } from './hamt.js';
-import { type ContextState, type VarState, VAR_BRAND, inspectSymbol, runtime } from './runtime.js';
+import { type ContextState, inspectSymbol, runtime, VAR_BRAND, type VarState } from './runtime.js';
 
 const storage = runtime.storage;
 
@@ -71,6 +71,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
 
   /** Creates an empty Context (no variable set). */
   constructor() {
+    // biome-ignore lint/complexity/noArguments: the signature takes none; reject what Python rejects.
     if (arguments.length > 0) {
       throw new InvalidArgTypeError('Context() takes no arguments; use copyContext() to copy one');
     }
@@ -176,7 +177,11 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
 
   /** Calls `callback(value, var, this)` for each variable set, as `Map#forEach` does. */
   forEach(
-    callback: (value: unknown, key: ContextVar<unknown>, map: ReadonlyMap<ContextVar<unknown>, unknown>) => void,
+    callback: (
+      value: unknown,
+      key: ContextVar<unknown>,
+      map: ReadonlyMap<ContextVar<unknown>, unknown>,
+    ) => void,
     thisArg?: unknown,
   ): void {
     for (const [v, value] of this.entries()) callback.call(thisArg, value, v, this);

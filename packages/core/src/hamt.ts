@@ -121,7 +121,10 @@ function assoc<P>(node: Node<P>, shift: number, leaf: Leaf<P>): Node<P> {
   if (child.kind === LEAF) {
     if (child.id === leaf.id) return new BitmapNode(node.bitmap, withSlot(node.slots, index, leaf));
     added = true;
-    return new BitmapNode(node.bitmap, withSlot(node.slots, index, pair(shift + BITS, child, leaf)));
+    return new BitmapNode(
+      node.bitmap,
+      withSlot(node.slots, index, pair(shift + BITS, child, leaf)),
+    );
   }
   return new BitmapNode(node.bitmap, withSlot(node.slots, index, assoc(child, shift + BITS, leaf)));
 }
@@ -250,7 +253,11 @@ export class Hamt<P> {
   /** Depth of the deepest node; for tests and benchmarks. */
   depth(): number {
     const measure = (node: Child<P>): number =>
-      node.kind === BITMAP ? 1 + Math.max(0, ...node.slots.map(measure)) : node.kind === COLLISION ? 1 : 0;
+      node.kind === BITMAP
+        ? 1 + Math.max(0, ...node.slots.map(measure))
+        : node.kind === COLLISION
+          ? 1
+          : 0;
     return measure(this.root);
   }
 }

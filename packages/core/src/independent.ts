@@ -5,14 +5,14 @@
  * @module
  */
 import { type Context, callIn, copyContext } from './context.js';
-import { InvalidArgTypeError, describe } from './errors.js';
+import { describe, InvalidArgTypeError } from './errors.js';
 
-type AnyGenerator = Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
+type AnyGenerator =
+  | Generator<unknown, unknown, unknown>
+  | AsyncGenerator<unknown, unknown, unknown>;
 
 // The prototypes generator objects inherit iterator helpers (map, take, …) from.
-const IteratorPrototype: object = Object.getPrototypeOf(
-  Object.getPrototypeOf((function* () {})()),
-);
+const IteratorPrototype: object = Object.getPrototypeOf(Object.getPrototypeOf((function* () {})()));
 const AsyncIteratorPrototype: object = Object.getPrototypeOf(
   Object.getPrototypeOf((async function* () {})()),
 );
@@ -52,7 +52,8 @@ export function independent<G extends AnyGenerator>(gen: G, context?: Context): 
     throw new InvalidArgTypeError(`independent() needs a generator, received ${describe(gen)}`);
   }
   const ctx = context ?? copyContext();
-  const isAsync = typeof (gen as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+  const isAsync =
+    typeof (gen as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
   const wrapper = Object.create(isAsync ? AsyncIteratorPrototype : IteratorPrototype) as Record<
     PropertyKey,
     unknown

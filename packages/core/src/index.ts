@@ -5,9 +5,6 @@
  */
 export { Context, copyContext, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
-export { Token } from './token.js';
-export { independent } from './independent.js';
-export { requestId } from './request-id.js';
 export {
   ContextEnteredError,
   ContextVarsError,
@@ -19,3 +16,6 @@ export {
   TokenWrongContextError,
   TokenWrongVarError,
 } from './errors.js';
+export { independent } from './independent.js';
+export { requestId } from './request-id.js';
+export { Token } from './token.js';

@@ -62,8 +62,10 @@ function createRuntime(): Runtime {
 
 const holder = globalThis as { [KEY]?: Runtime };
 
+holder[KEY] ??= createRuntime();
+
 /** The shared runtime of this process. */
-export const runtime: Runtime = holder[KEY] ?? (holder[KEY] = createRuntime());
+export const runtime: Runtime = holder[KEY];
 
 /** Brand that marks ContextVar instances of every package copy. */
 export const VAR_BRAND = Symbol.for('@contextvars/core:ContextVar');

@@ -6,7 +6,7 @@
  */
 import type { ContextVar } from './context-var.js';
 import { IllegalConstructorError } from './errors.js';
-import { type ContextState, TOKEN_BRAND, disposeSymbol, inspectSymbol } from './runtime.js';
+import { type ContextState, disposeSymbol, inspectSymbol, TOKEN_BRAND } from './runtime.js';
 
 const MISSING_SYMBOL: unique symbol = Symbol.for('@contextvars/core:Token.MISSING') as never;
 

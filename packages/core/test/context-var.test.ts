@@ -4,9 +4,9 @@ import {
   Context,
   ContextVar,
   ContextVarsError,
+  copyContext,
   InvalidArgTypeError,
   LookupError,
-  copyContext,
 } from '../src/index.js';
 
 describe('ContextVar', () => {
@@ -150,10 +150,10 @@ describe('ContextVar', () => {
     const vars = Array.from({ length: 3000 }, (_, i) => new ContextVar<number>(`v${i}`));
     const ctx = new Context();
     ctx.run(() => {
-      vars.forEach((v, i) => v.set(i));
-      vars.forEach((v, i) => expect(v.get()).toBe(i));
+      for (const [i, v] of vars.entries()) v.set(i);
+      for (const [i, v] of vars.entries()) expect(v.get()).toBe(i);
     });
     expect(ctx.size).toBe(3000);
-    vars.forEach((v, i) => expect(ctx.get(v)).toBe(i));
+    for (const [i, v] of vars.entries()) expect(ctx.get(v)).toBe(i);
   });
 });

@@ -112,7 +112,9 @@ describe('Hamt against a Map model', () => {
   });
 
   it('replacing a key keeps the size and the other keys', () => {
-    const a = Hamt.empty<string>().set(new Leaf(1, 1, 'a')).set(new Leaf(1, 2, 'b')); // collision
+    const a = Hamt.empty<string>()
+      .set(new Leaf(1, 1, 'a'))
+      .set(new Leaf(1, 2, 'b')); // collision
     const b = a.set(new Leaf(1, 1, 'A'));
     expect(b.size).toBe(2);
     expect(b.find(1, 1)?.payload).toBe('A');

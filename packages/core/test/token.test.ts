@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   Context,
   ContextVar,
+  copyContext,
   IllegalConstructorError,
   InvalidArgTypeError,
   Token,
   TokenUsedError,
   TokenWrongContextError,
   TokenWrongVarError,
-  copyContext,
 } from '../src/index.js';
 
 function thrown(fn: () => unknown): Error & { code?: string } {
@@ -41,7 +41,9 @@ describe('Token', () => {
   });
 
   it('cannot be created by user code', () => {
-    const err = thrown(() => new (Token as any)(Symbol('x'), new ContextVar('a'), new Context(), 1));
+    const err = thrown(
+      () => new (Token as any)(Symbol('x'), new ContextVar('a'), new Context(), 1),
+    );
     expect(err).toBeInstanceOf(IllegalConstructorError);
     expect(err.code).toBe('ERR_ILLEGAL_CONSTRUCTOR');
   });
