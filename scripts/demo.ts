@@ -26,10 +26,13 @@ async function handle(name: string, delays: number[]): Promise<string> {
     log(`woke after ${delay} ms`);
   }
   await new Promise<void>((resolve) => {
-    bus.once(`ping:${name}`, wrap(() => {
-      log('event listener (wrapped) sees its task');
-      resolve();
-    }));
+    bus.once(
+      `ping:${name}`,
+      wrap(() => {
+        log('event listener (wrapped) sees its task');
+        resolve();
+      }),
+    );
     setImmediate(() => bus.emit(`ping:${name}`));
   });
   return `${user.get()} finished at step ${step.get()}`;
