@@ -2,10 +2,13 @@
  * `ContextVar`: a variable whose value depends on the current Context (Python's
  * `contextvars.ContextVar`).
  *
- * Values are kept in a `WeakMap` owned by the var, keyed by the trie leaf that a
- * `set` creates. The Context's trie holds the leaf; the var holds the value. So a
- * value lives exactly as long as both its var and some Context that maps to it
- * (PEP 550's weak-key mapping): dropping either one frees it.
+ * An object value is kept in a `WeakMap` owned by the var, keyed by the trie leaf
+ * that a `set` creates. The Context's trie holds the leaf; the var holds the
+ * value. So the value lives exactly as long as both its var and some Context that
+ * maps to it (PEP 550's weak-key mapping): dropping either one frees it.
+ * Primitives cannot be observed being collected and an ephemeron insert costs
+ * several times the rest of a `set`, so they sit in the leaf itself and live as
+ * long as the Contexts that hold it.
  *
  * @module
  */
@@ -19,7 +22,14 @@ import {
   TokenWrongVarError,
 } from './errors.js';
 import { Leaf } from './hamt.js';
-import { type ContextState, inspectSymbol, runtime, VAR_BRAND } from './runtime.js';
+import {
+  BOXED,
+  type ContextState,
+  inspectSymbol,
+  leafValue,
+  runtime,
+  VAR_BRAND,
+} from './runtime.js';
 import { isToken, kCreateToken, Token } from './token.js';
 
 /** Options of {@link ContextVar}. */
@@ -31,11 +41,6 @@ export interface ContextVarOptions<T> {
    */
   default?: T;
 }
-
-// What the last lookup in the per-var cache found.
-const CACHE_EMPTY = 0;
-const CACHE_VALUE = 1;
-const CACHE_MISSING = 2;
 
 function defaultHash(id: number): number {
   // Fibonacci hashing spreads consecutive ids over the 32-way levels.
@@ -89,11 +94,12 @@ export class ContextVar<T> {
   /** @internal */ readonly _name: string;
   /** @internal */ readonly _hasDefault: boolean;
   /** @internal */ readonly _default: T | undefined;
-  // Last lookup: valid while the current Context's version equals `_cacheVer`.
-  // Only primitives are cached, because a cached object would outlive its Context.
+  // Last lookup, valid while the current Context's version equals `_cacheVer`
+  // (found) or `_missVer` (not set). Only primitives are cached: a cached object
+  // would outlive its Context.
   /** @internal */ _cacheVer: number;
-  /** @internal */ _cacheKind: number;
   /** @internal */ _cacheValue: unknown;
+  /** @internal */ _missVer: number;
 
   /**
    * @param name - Shown in errors and `inspect`; need not be unique.
@@ -117,8 +123,8 @@ export class ContextVar<T> {
     this._hasDefault = options !== undefined && Object.hasOwn(options, 'default');
     this._default = this._hasDefault ? options!.default : undefined;
     this._cacheVer = -1;
-    this._cacheKind = CACHE_EMPTY;
     this._cacheValue = undefined;
+    this._missVer = -1;
   }
 
   /** The name given at creation. Read-only. */
@@ -136,22 +142,23 @@ export class ContextVar<T> {
   get<D>(fallback: D): T | D;
   get(fallback?: unknown): unknown {
     const ctx = currentContext();
-    if (ctx._ver === this._cacheVer) {
-      if (this._cacheKind === CACHE_VALUE) return this._cacheValue;
-      // biome-ignore lint/complexity/noArguments: an explicit `undefined` fallback must count.
-      if (this._cacheKind === CACHE_MISSING) return this.missing(arguments.length > 0, fallback);
+    const ver = ctx._ver;
+    if (ver === this._cacheVer) return this._cacheValue;
+    if (ver !== this._missVer) {
+      const leaf = ctx._map.find(this._hash, this._id);
+      if (leaf !== undefined) {
+        const value = leaf.value;
+        if (value !== BOXED) {
+          this._cacheVer = ver;
+          this._cacheValue = value;
+          return value;
+        }
+        return this._values.get(leaf);
+      }
+      this._missVer = ver;
     }
-    const leaf = ctx._map.find(this._hash, this._id);
-    if (leaf === undefined) {
-      this._cacheVer = ctx._ver;
-      this._cacheKind = CACHE_MISSING;
-      this._cacheValue = undefined;
-      // biome-ignore lint/complexity/noArguments: an explicit `undefined` fallback must count.
-      return this.missing(arguments.length > 0, fallback);
-    }
-    const value = this._values.get(leaf);
-    this.remember(ctx._ver, value);
-    return value;
+    // biome-ignore lint/complexity/noArguments: an explicit `undefined` fallback must count.
+    return this.missing(arguments.length > 0, fallback);
   }
 
   private missing(hasFallback: boolean, fallback: unknown): unknown {
@@ -160,13 +167,6 @@ export class ContextVar<T> {
     throw new LookupError(
       `ContextVar "${this._name}" has no value in the current context and no default`,
     );
-  }
-
-  private remember(ver: number, value: unknown): void {
-    const primitive = value === null || (typeof value !== 'object' && typeof value !== 'function');
-    this._cacheVer = primitive ? ver : -1;
-    this._cacheKind = primitive ? CACHE_VALUE : CACHE_EMPTY;
-    this._cacheValue = primitive ? value : undefined;
   }
 
   /**
@@ -180,17 +180,24 @@ export class ContextVar<T> {
     const ctx = currentContext();
     const map = ctx._map;
     const old = map.find(this._hash, this._id);
-    const oldValue = old === undefined ? Token.MISSING : this._values.get(old);
+    const oldValue = old === undefined ? Token.MISSING : leafValue(this, old);
     this.write(ctx, value);
     return new Token(kCreateToken, this, ctx, oldValue);
   }
 
   private write(ctx: ContextState, value: T): void {
-    const leaf = new Leaf(this._hash, this._id, this._ref);
-    this._values.set(leaf, value);
+    const ver = ++runtime.lastVersion;
+    let leaf: Leaf<WeakRef<ContextVar<T>>>;
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
+      leaf = new Leaf(this._hash, this._id, this._ref, value);
+      this._cacheVer = ver;
+      this._cacheValue = value;
+    } else {
+      leaf = new Leaf(this._hash, this._id, this._ref, BOXED);
+      this._values.set(leaf, value);
+    }
     ctx._map = ctx._map.set(leaf);
-    ctx._ver = ++runtime.lastVersion;
-    this.remember(ctx._ver, value);
+    ctx._ver = ver;
   }
 
   /**

@@ -10,13 +10,20 @@
 import type { ContextVar } from './context-var.js';
 import { ContextEnteredError, describe, InvalidArgTypeError } from './errors.js';
 import { Hamt } from './hamt.js';
-import { type ContextState, inspectSymbol, runtime, VAR_BRAND, type VarState } from './runtime.js';
+import {
+  type ContextState,
+  inspectSymbol,
+  leafValue,
+  runtime,
+  VAR_BRAND,
+  type VarState,
+} from './runtime.js';
 
 const storage = runtime.storage;
 
 /** The Context that is current now: the innermost `run`, else the root context. */
 export function currentContext(): ContextState {
-  return storage.getStore() ?? (runtime.root as ContextState);
+  return storage.getStore() ?? rootContext;
 }
 
 /** @internal Throws unless `value` is a ContextVar of any copy of this package. */
@@ -137,7 +144,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
   get(v: ContextVar<unknown>, fallback?: unknown): unknown {
     assertVar(v, 'Context key');
     const leaf = this._map.find(v._hash, v._id);
-    return leaf === undefined ? fallback : v._values.get(leaf);
+    return leaf === undefined ? fallback : leafValue(v, leaf);
   }
 
   /**
@@ -161,7 +168,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
   *entries(): MapIterator<[ContextVar<unknown>, unknown]> {
     for (const leaf of this._map.leaves()) {
       const v = leaf.payload.deref();
-      if (v !== undefined) yield [v as unknown as ContextVar<unknown>, v._values.get(leaf)];
+      if (v !== undefined) yield [v as unknown as ContextVar<unknown>, leafValue(v, leaf)];
     }
   }
 
@@ -216,6 +223,8 @@ function snapshot(source: ContextState): Context {
 }
 
 runtime.root ??= new Context();
+// Constant from here on; a module binding is cheaper to read than the shared slot.
+const rootContext: ContextState = runtime.root;
 
 /**
  * A new Context holding the current values: Python's `contextvars.copy_context()`.

@@ -30,6 +30,8 @@ export class Leaf<P> {
     readonly id: number,
     /** What the caller stores under the key. */
     readonly payload: P,
+    /** A second free slot for the caller (the core keeps primitive values here). */
+    readonly value: unknown = undefined,
   ) {}
 }
 

@@ -12,10 +12,22 @@
  * @module
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Hamt } from './hamt.js';
+import type { Hamt, Leaf } from './hamt.js';
 
 /** Bump when the fields below, or those of Context/ContextVar read across copies, change. */
 const PROTOCOL = 1;
+
+/**
+ * `Leaf#value` of a leaf whose value is an object or function: the value itself is
+ * in the var's `_values` WeakMap, keyed by the leaf.
+ */
+export const BOXED = Symbol.for('@contextvars/core:boxed');
+
+/** The value that `leaf`, a leaf of var `v`, stands for. */
+export function leafValue(v: VarState, leaf: Leaf<unknown>): unknown {
+  const value = leaf.value;
+  return value === BOXED ? v._values.get(leaf) : value;
+}
 
 /** What one package copy reads of a ContextVar created by another copy. */
 export interface VarState {
