@@ -9,6 +9,9 @@ export default defineConfig({
     // Tests run against the sources; the built packages are checked by test/dual-package.
     alias: {
       '@contextvars/core': src('core'),
+      '@contextvars/fastify': src('fastify'),
+      '@contextvars/express': src('express'),
+      '@contextvars/koa': src('koa'),
     },
   },
   test: {

@@ -3,6 +3,8 @@
  *
  * @packageDocumentation
  */
+
+export { bindEmitter } from './bind-emitter.js';
 export { Context, copyContext, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {
@@ -17,5 +19,16 @@ export {
   TokenWrongVarError,
 } from './errors.js';
 export { independent } from './independent.js';
-export { requestId } from './request-id.js';
+export {
+  generateRequestId,
+  isValidRequestId,
+  MAX_REQUEST_ID_LENGTH,
+  requestId,
+} from './request-id.js';
+export {
+  RequestScope,
+  type RequestScopeOptions,
+  requestContextOf,
+  runInRequestContext,
+} from './request-scope.js';
 export { Token } from './token.js';

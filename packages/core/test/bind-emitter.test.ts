@@ -1,0 +1,182 @@
+import { EventEmitter } from 'node:events';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { bindEmitter, Context, ContextVar } from '../src/index.js';
+
+const v = new ContextVar<string>('emitter', { default: 'root' });
+
+function contexts() {
+  const bound = new Context();
+  const other = new Context();
+  bound.run(() => v.set('bound'));
+  other.run(() => v.set('other'));
+  return { bound, other };
+}
+
+type Script = (e: EventEmitter, log: string[]) => void;
+
+/** Runs the same script on a plain emitter and a bound one: the call logs must match. */
+function sameAsPlain(script: Script) {
+  const plainLog: string[] = [];
+  const boundLog: string[] = [];
+  script(new EventEmitter(), plainLog);
+  const { bound } = contexts();
+  script(bindEmitter(new EventEmitter(), bound), boundLog);
+  expect(boundLog).toEqual(plainLog);
+  return boundLog;
+}
+
+describe('bindEmitter', () => {
+  it('listeners added after binding run in the bound Context, whoever emits', () => {
+    const { bound, other } = contexts();
+    const e = new EventEmitter();
+    const seen: string[] = [];
+    e.on('x', () => seen.push(`before:${v.get()}`));
+    bindEmitter(e, bound);
+    e.on('x', () => seen.push(`on:${v.get()}`));
+    e.addListener('x', () => seen.push(`addListener:${v.get()}`));
+    e.prependListener('x', () => seen.push(`prepend:${v.get()}`));
+    e.once('x', () => seen.push(`once:${v.get()}`));
+    e.prependOnceListener('x', () => seen.push(`prependOnce:${v.get()}`));
+    other.run(() => e.emit('x'));
+    expect(seen).toEqual([
+      'prependOnce:bound',
+      'prepend:bound',
+      'before:other',
+      'on:bound',
+      'addListener:bound',
+      'once:bound',
+    ]);
+    seen.length = 0;
+    other.run(() => e.emit('x'));
+    expect(seen).toEqual(['prepend:bound', 'before:other', 'on:bound', 'addListener:bound']);
+  });
+
+  it('passes this and arguments, and returns the emitter for chaining', () => {
+    const { bound } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    let self: unknown;
+    let args: unknown[] = [];
+    expect(
+      e.on('x', function (this: unknown, ...a: unknown[]) {
+        self = this;
+        args = a;
+      }),
+    ).toBe(e);
+    e.emit('x', 1, 'two');
+    expect(self).toBe(e);
+    expect(args).toEqual([1, 'two']);
+  });
+
+  it('two listeners on one event: removing one by its original keeps the other', () => {
+    const log = sameAsPlain((e, out) => {
+      const a = () => out.push('a');
+      const b = () => out.push('b');
+      e.on('x', a);
+      e.on('x', b);
+      e.on('x', a);
+      e.emit('x');
+      e.removeListener('x', a); // removes the most recent a
+      e.emit('x');
+      e.off('x', a);
+      e.emit('x');
+      out.push(`count=${e.listenerCount('x')}`);
+    });
+    expect(log).toEqual(['a', 'b', 'a', 'a', 'b', 'b', 'count=1']);
+  });
+
+  it('once: fires once, and can be removed by its original before it fires', () => {
+    sameAsPlain((e, out) => {
+      const a = () => out.push('a');
+      const b = () => out.push('b');
+      e.once('x', a);
+      e.once('x', b);
+      e.removeListener('x', b);
+      e.emit('x');
+      e.emit('x');
+      out.push(`count=${e.listenerCount('x')}`);
+    });
+  });
+
+  it('a listener removed while emitting, and one added while emitting', () => {
+    sameAsPlain((e, out) => {
+      const b = () => out.push('b');
+      const c = () => out.push('c');
+      e.on('x', () => {
+        out.push('a');
+        e.removeListener('x', b);
+        e.on('x', c);
+      });
+      e.on('x', b);
+      e.emit('x');
+      e.emit('x');
+    });
+  });
+
+  it('removeAllListeners, listeners() and rawListeners() stay consistent', () => {
+    const { bound } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    const a = () => {};
+    const b = () => {};
+    e.on('x', a);
+    e.once('x', b);
+    e.on('y', a);
+    expect(e.listeners('x')).toEqual([a, b]);
+    expect(e.listenerCount('x', a)).toBe(1);
+    e.removeAllListeners('x');
+    expect(e.listenerCount('x')).toBe(0);
+    expect(e.listenerCount('y')).toBe(1);
+    e.removeAllListeners();
+    expect(e.eventNames()).toEqual([]);
+  });
+
+  it("'removeListener' events report the original listener", () => {
+    const { bound } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    const removed: unknown[] = [];
+    const a = () => {};
+    e.on('removeListener', (_name, fn) => removed.push(fn));
+    e.on('x', a);
+    e.off('x', a);
+    expect(removed).toEqual([a]);
+  });
+
+  it('rejects listeners that are not functions as Node does', () => {
+    const { bound } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    expect(() => e.on('x', 5 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => e.once('x', null as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => bindEmitter({} as never, bound)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
+  it('binding again moves later listeners to the new Context', () => {
+    const { bound, other } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    const seen: string[] = [];
+    e.on('x', () => seen.push(v.get()));
+    bindEmitter(e, other);
+    e.on('x', () => seen.push(v.get()));
+    e.emit('x');
+    expect(seen).toEqual(['bound', 'other']);
+  });
+
+  it('a bound Readable still flows and its data/end listeners run in the Context', async () => {
+    const { bound, other } = contexts();
+    const stream = bindEmitter(new Readable({ read() {} }), bound);
+    const seen: string[] = [];
+    const done = new Promise<void>((resolve) => {
+      stream.on('data', (chunk) => seen.push(`${chunk}:${v.get()}`));
+      stream.on('end', () => {
+        seen.push(`end:${v.get()}`);
+        resolve();
+      });
+    });
+    other.run(() => {
+      stream.push('a');
+      stream.push('b');
+      stream.push(null);
+    });
+    await done;
+    expect(seen).toEqual(['a:bound', 'b:bound', 'end:bound']);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * `@contextvars/koa`: every request runs in a fresh contextvars Context, with a
+ * validated request id.
+ *
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  RequestScope,
+  type RequestScopeOptions,
+  requestId,
+  runInRequestContext,
+} from '@contextvars/core';
+
+/** What the middleware uses of Koa's context object (Koa 2 and 3). */
+export interface KoaContextLike {
+  req: IncomingMessage;
+  res: ServerResponse;
+  set(field: string, value: string): void;
+  onerror(err: unknown): void;
+}
+
+/** Options of the middleware; every one is optional. `onRequest` receives Koa's `ctx`. */
+export type ContextVarsKoaOptions<Ctx extends KoaContextLike = KoaContextLike> =
+  RequestScopeOptions<Ctx>;
+
+/** A Koa middleware (`(ctx, next) => Promise`). */
+export type ContextVarsKoaMiddleware<Ctx extends KoaContextLike = KoaContextLike> = (
+  ctx: Ctx,
+  next: () => Promise<unknown>,
+) => Promise<unknown>;
+
+/**
+ * The middleware factory: `app.use(contextvars(options))`. Place it first: every
+ * later middleware, the code after `await next()`, `app.on('error')` listeners and
+ * listeners on `ctx.req`/`ctx.res` run in the request's Context.
+ */
+export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
+  options: ContextVarsKoaOptions<Ctx> = {},
+): ContextVarsKoaMiddleware<Ctx> {
+  const scope = new RequestScope<Ctx>(options);
+  const echo = scope.echoHeader;
+  return function contextvarsMiddleware(kctx, next) {
+    const id = scope.idFor(kctx, kctx.req.headers);
+    if (echo !== undefined) kctx.set(echo, id);
+    const ctx = scope.enter(kctx.req, kctx.res);
+    // Koa reports errors (and emits app 'error') from a promise chain that began
+    // before this middleware: run its handler in the request's Context.
+    const onerror = kctx.onerror;
+    kctx.onerror = function contextvarsOnerror(this: unknown, err: unknown) {
+      return runInRequestContext(kctx.req, () => onerror.call(this, err));
+    };
+    return ctx.run(() => {
+      const pending = scope.start(kctx, id);
+      return pending === undefined ? next() : pending.then(next);
+    });
+  };
+}
+
+export default contextvars;
+export { requestId };
