@@ -144,9 +144,15 @@ describe('bindEmitter', () => {
   it('rejects listeners that are not functions as Node does', () => {
     const { bound } = contexts();
     const e = bindEmitter(new EventEmitter(), bound);
-    expect(() => e.on('x', 5 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => e.once('x', null as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => bindEmitter({} as never, bound)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => e.on('x', 5 as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => e.once('x', null as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    expect(() => bindEmitter({} as never, bound)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+    );
   });
 
   it('binding again moves later listeners to the new Context', () => {
