@@ -214,3 +214,11 @@ export function rawRequest(baseUrl: string, head: string): Promise<string> {
     socket.setTimeout(5000, () => socket.destroy());
   });
 }
+
+/**
+ * Waits out Node's own per-process caches that hold the context of the request
+ * that created them: the HTTP `Date` header cache re-arms a timer at most once a
+ * second, in the context of whichever request needed it. One such context at a
+ * time, for at most a second, is Node's behaviour, not a leak of ours.
+ */
+export const settle = () => sleep(1100);

@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Context, ContextVar, copyContext, requestId } from '@contextvars/core';
-import Fastify5 from 'fastify';
+import Fastify5, { type FastifyInstance } from 'fastify';
 import Fastify4 from 'fastify4';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,6 +16,7 @@ import {
   rawRequest,
   send,
   sendChunked,
+  settle,
   sleep,
   tracker,
 } from '../../../test/support/http.js';
@@ -24,9 +25,9 @@ import contextvarsDefault, { contextvars, genReqId } from '../src/index.js';
 const user = new ContextVar<string>('user', { default: 'none' });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-type AnyFastify = ReturnType<typeof Fastify5>;
+type AnyFastify = FastifyInstance;
 const versions: Array<[string, (opts?: any) => AnyFastify]> = [
-  ['Fastify 5', (opts) => Fastify5(opts)],
+  ['Fastify 5', (opts) => Fastify5(opts) as unknown as AnyFastify],
   ['Fastify 4', (opts) => Fastify4(opts) as unknown as AnyFastify],
 ];
 
@@ -127,7 +128,7 @@ describe.each(versions)('%s', (_name, Fastify) => {
     app.addHook('onResponse', async () => record('onResponse'));
     app.addHook('onError', async () => record('onError'));
     app.addHook('onTimeout', async () => record('onTimeout'));
-    app.setErrorHandler(async (err, _req, reply) => {
+    app.setErrorHandler(async (err: Error, _req, reply) => {
       record('errorHandler');
       reply.code(500).send({ error: err.message });
     });
@@ -164,6 +165,7 @@ describe.each(versions)('%s', (_name, Fastify) => {
     }
     const fail = await send(`${base}/fail`, { headers: { 'x-request-id': 'req-fail' } });
     expect(fail.status).toBe(500);
+    expect(fail.headers['x-request-id']).toBe('req-fail');
     await sleep(20);
     expect(seen.onError).toBe('alice|req-fail');
     expect(seen.errorHandler).toBe('alice|req-fail');
@@ -181,7 +183,7 @@ describe.each(versions)('%s', (_name, Fastify) => {
         user.set(String(req.headers['x-user']));
       },
     });
-    app.addContentTypeParser('text/custom', (req, payload, done) => {
+    app.addContentTypeParser('text/custom', (_req, payload, done) => {
       let text = '';
       payload.on('data', (c: Buffer) => {
         text += `${c}[${user.get()}]`;
@@ -431,7 +433,7 @@ describe.each(versions)('%s', (_name, Fastify) => {
       ]);
     }
     agent.destroy();
-    await sleep(100);
+    await settle();
     expect(await collectedAll(alive)).toBe(true);
     expect(app.server.listenerCount('request')).toBe(1);
     expect(app.server.listenerCount('connection')).toBeLessThanOrEqual(2);

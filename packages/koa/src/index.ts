@@ -48,6 +48,16 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
     // before this middleware: run its handler in the request's Context.
     const onerror = kctx.onerror;
     kctx.onerror = function contextvarsOnerror(this: unknown, err: unknown) {
+      // Koa clears every header before an error response and then sets `err.headers`.
+      if (
+        echo !== undefined &&
+        err !== null &&
+        typeof err === 'object' &&
+        Object.isExtensible(err)
+      ) {
+        const carrier = err as { headers?: Record<string, unknown> };
+        carrier.headers = { ...carrier.headers, [echo]: id };
+      }
       return runInRequestContext(kctx.req, () => onerror.call(this, err));
     };
     return ctx.run(() => {
