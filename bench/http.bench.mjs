@@ -1,0 +1,118 @@
+// HTTP overhead of the adapters: req/s of each framework bare and with its
+// @contextvars adapter (setting 3 vars per request, reading them in the handler),
+// for GET and for POST with a 1 KB JSON body. Load comes from autocannon in a
+// separate process against 127.0.0.1; server and load are pinned to different
+// cores when `taskset` exists. Bare and adapter runs alternate, and the claim is
+// the ratio of medians measured in the same run.
+//
+//   node bench/http.bench.mjs            3 runs of 10 s after a 3 s warm-up
+//   BENCH_QUICK=1 node bench/http.bench.mjs   1 run of 3 s after 1 s
+//   BENCH_FRAMEWORKS=fastify,koa ...     a subset
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+const QUICK = process.env.BENCH_QUICK === '1';
+const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
+const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 10));
+const WARMUP = QUICK ? 1 : 3;
+const CONNECTIONS = 50;
+const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',');
+const body = JSON.stringify(
+  Object.fromEntries(
+    Array.from({ length: 40 }, (_, i) => [`field${i}`, `value-${i}-`.padEnd(14, 'x')]),
+  ),
+);
+
+let hasTaskset = false;
+try {
+  execFileSync('taskset', ['-c', '0', 'true']);
+  hasTaskset = true;
+} catch {}
+const pinned = (core, cmd, args) =>
+  hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
+
+async function startServer(framework, variant) {
+  const [cmd, args] = pinned(0, process.execPath, [
+    join(here, 'http-server.mjs'),
+    framework,
+    variant,
+  ]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  for await (const chunk of child.stdout) {
+    out += chunk;
+    const m = out.match(/PORT (\d+)/);
+    if (m) return { child, port: Number(m[1]) };
+  }
+  throw new Error(`${framework} ${variant} did not start`);
+}
+
+async function load(port, method, seconds) {
+  const args = [
+    autocannonBin,
+    '-c',
+    String(CONNECTIONS),
+    '-d',
+    String(seconds),
+    '-j',
+    '-m',
+    method,
+  ];
+  if (method === 'POST') args.push('-H', 'content-type=application/json', '-b', body);
+  args.push(`http://127.0.0.1:${port}/`);
+  const [cmd, cargs] = pinned(1, process.execPath, args);
+  const child = spawn(cmd, cargs, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (c) => {
+    out += c;
+  });
+  await once(child, 'close');
+  const result = JSON.parse(out);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`errors from port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result.requests.average;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(framework, variant, method) {
+  const { child, port } = await startServer(framework, variant);
+  try {
+    await load(port, method, WARMUP);
+    return await load(port, method, DURATION);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+const rows = [];
+for (const framework of FRAMEWORKS) {
+  for (const method of ['GET', 'POST']) {
+    const results = { bare: [], contextvars: [] };
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate the order from run to run so drift does not favour either.
+      const order = run % 2 === 0 ? ['bare', 'contextvars'] : ['contextvars', 'bare'];
+      for (const variant of order) results[variant].push(await measure(framework, variant, method));
+    }
+    const bare = median(results.bare);
+    const ours = median(results.contextvars);
+    rows.push([framework, method, bare.toFixed(0), ours.toFixed(0), (ours / bare).toFixed(3)]);
+    console.error(
+      `${framework} ${method}: bare ${bare.toFixed(0)} req/s, contextvars ${ours.toFixed(0)} req/s`,
+    );
+  }
+}
+
+console.log(
+  `\nNode ${process.version}, ${RUNS} run(s) of ${DURATION} s, ${CONNECTIONS} connections, ${hasTaskset ? 'server on core 0, load on core 1' : 'not pinned'}\n`,
+);
+console.log('| framework | method | bare req/s | with @contextvars (3 vars) req/s | ratio |');
+console.log('| --- | --- | ---: | ---: | ---: |');
+for (const r of rows) console.log(`| ${r.join(' | ')} |`);
