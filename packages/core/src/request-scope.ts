@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bindEmitter } from './bind-emitter.js';
 import { type Context, callIn, copyContext } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
@@ -63,6 +63,23 @@ export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
   return ctx === undefined ? fn() : callIn(ctx, fn);
 }
 
+/**
+ * The value of header `name` (lower case) if it was sent exactly once. Reads
+ * `rawHeaders`, because `IncomingMessage#headers` is built lazily on first access
+ * and a request that never needs it should not pay for it here.
+ */
+function singleHeader(rawHeaders: string[], name: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const key = rawHeaders[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) {
+      if (found !== undefined) return undefined; // repeated: never trusted
+      found = rawHeaders[i + 1];
+    }
+  }
+  return found;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
@@ -116,12 +133,13 @@ export class RequestScope<Req, GenReq = Req> {
   }
 
   /**
-   * The id for a request: the incoming header when it is valid, else a generated
-   * one. Never returns an incoming value that fails {@link isValidRequestId}.
+   * The id for a request: the incoming header when it was sent once and is valid,
+   * else a generated one. Never returns an incoming value that fails
+   * {@link isValidRequestId}.
    */
-  idFor(req: GenReq, headers: IncomingHttpHeaders): string {
+  idFor(req: GenReq, raw: Pick<IncomingMessage, 'rawHeaders'>): string {
     if (this.header !== undefined) {
-      const incoming = headers[this.header];
+      const incoming = singleHeader(raw.rawHeaders, this.header);
       if (isValidRequestId(incoming)) return incoming;
     }
     return this.newId(req);

@@ -29,7 +29,7 @@ export function contextvars<Req extends IncomingMessage = IncomingMessage>(
   const scope = new RequestScope<Req>(options);
   const echo = scope.echoHeader;
   return function contextvarsMiddleware(req, res, next) {
-    const id = scope.idFor(req, req.headers);
+    const id = scope.idFor(req, req);
     if (echo !== undefined) res.setHeader(echo, id);
     scope.begin(req, req, res, id, next);
   };

@@ -12,7 +12,7 @@ import {
   requestId,
   runInRequestContext,
 } from '@contextvars/core';
-import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 /** Options of the plugin; every one is optional. */
@@ -47,7 +47,31 @@ export function genReqId(
   options: Pick<ContextVarsFastifyOptions, 'requestIdHeader' | 'generateRequestId'> = {},
 ): (raw: IncomingMessage) => string {
   const scope = new RequestScope<FastifyRequest, IncomingMessage>(options);
-  return (raw) => scope.idFor(raw, raw.headers);
+  return (raw) => scope.idFor(raw, raw);
+}
+
+const REENTERED_HOOKS = new Set(['onResponse', 'onTimeout', 'onRequestAbort']);
+
+type Hook = (this: unknown, request: FastifyRequest, ...rest: unknown[]) => unknown;
+
+/**
+ * `fn`, run in the Context of the request it is called for. Keeps what Fastify
+ * inspects of a hook: `length` (callback or not) and whether it is an async function.
+ */
+function inRequestContext(fn: unknown): unknown {
+  if (typeof fn !== 'function') return fn;
+  const hook = fn as Hook;
+  const wrapped =
+    hook.constructor.name === 'AsyncFunction'
+      ? async function (this: unknown, request: FastifyRequest, ...rest: unknown[]) {
+          return runInRequestContext(request.raw, () => hook.call(this, request, ...rest));
+        }
+      : function (this: unknown, request: FastifyRequest, ...rest: unknown[]) {
+          return runInRequestContext(request.raw, () => hook.call(this, request, ...rest));
+        };
+  Object.defineProperty(wrapped, 'length', { value: hook.length });
+  Object.defineProperty(wrapped, 'name', { value: hook.name });
+  return wrapped;
 }
 
 const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, done) => {
@@ -58,7 +82,7 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
     done(err as Error);
     return;
   }
-  app.setGenReqId((raw) => scope.idFor(raw, raw.headers));
+  app.setGenReqId((raw) => scope.idFor(raw, raw));
   const logLabel =
     (app.initialConfig as { requestIdLogLabel?: string }).requestIdLogLabel ?? 'reqId';
   const echo = scope.echoHeader;
@@ -78,17 +102,26 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
     scope.begin(request, request.raw, reply.raw, id as string, next as (err?: unknown) => void);
   });
 
-  // These hooks are triggered by events whose listeners Fastify registered before
-  // the request's Context existed ('finish' on the response, the socket's
-  // 'timeout', the request's 'close'): re-enter the Context for the hooks after ours.
-  app.addHook('onResponse', (request: FastifyRequest, _reply: FastifyReply, next) => {
-    runInRequestContext(request.raw, next);
-  });
-  app.addHook('onTimeout', (request: FastifyRequest, _reply: FastifyReply, next) => {
-    runInRequestContext(request.raw, next);
-  });
-  app.addHook('onRequestAbort', (request: FastifyRequest, next) => {
-    runInRequestContext(request.raw, next);
+  // These hooks are fired by events that Fastify subscribed to before the request's
+  // Context existed ('finish' on the response, the socket's 'timeout', the request's
+  // 'close'): the app's own hooks of these kinds are wrapped to run in the request's
+  // Context. Wrapping the app's hooks, rather than adding hooks of ours, keeps
+  // requests of apps that use none of them free of the cost.
+  const addHook = app.addHook;
+  app.addHook = function addHookInRequestContext(this: FastifyInstance, name: string, fn: unknown) {
+    return (addHook as (name: string, fn: unknown) => FastifyInstance).call(
+      this,
+      name,
+      REENTERED_HOOKS.has(name) ? inRequestContext(fn) : fn,
+    );
+  } as typeof app.addHook;
+  addHook.call(app, 'onRoute', (routeOptions: object) => {
+    const route = routeOptions as unknown as Record<string, unknown>;
+    for (const name of REENTERED_HOOKS) {
+      const hooks = route[name];
+      if (hooks !== undefined)
+        route[name] = Array.isArray(hooks) ? hooks.map(inRequestContext) : inRequestContext(hooks);
+    }
   });
   done();
 };

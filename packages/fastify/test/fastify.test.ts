@@ -466,3 +466,29 @@ describe.each(versions)('%s', (_name, Fastify) => {
     expect(copyContext().has(requestId)).toBe(false);
   });
 });
+
+describe('hooks fired outside the request chain', () => {
+  it('route-level onResponse hooks and hooks of child plugins run in the request Context', async () => {
+    const seen: string[] = [];
+    const app = Fastify5();
+    servers.push(app as unknown as AnyFastify);
+    await app.register(contextvars, {
+      onRequest: (req) => void user.set(String(req.headers['x-user'])),
+    });
+    await app.register(async (child) => {
+      child.addHook('onResponse', (_req, _reply, done) => {
+        seen.push(`child:${user.get()}`);
+        done();
+      });
+      child.get(
+        '/',
+        { onResponse: async () => void seen.push(`route:${user.get()}`) },
+        async () => 'ok',
+      );
+    });
+    const base = await start(app as unknown as AnyFastify);
+    await send(`${base}/`, { headers: { 'x-user': 'zed' } });
+    await sleep(20);
+    expect(seen.sort()).toEqual(['child:zed', 'route:zed']);
+  });
+});

@@ -41,7 +41,7 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
   const scope = new RequestScope<Ctx>(options);
   const echo = scope.echoHeader;
   return function contextvarsMiddleware(kctx, next) {
-    const id = scope.idFor(kctx, kctx.req.headers);
+    const id = scope.idFor(kctx, kctx.req);
     if (echo !== undefined) kctx.set(echo, id);
     const ctx = scope.enter(kctx.req, kctx.res);
     // Koa reports errors (and emits app 'error') from a promise chain that began

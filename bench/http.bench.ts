@@ -5,8 +5,8 @@
 // cores when `taskset` exists. Bare and adapter runs alternate, and the claim is
 // the ratio of medians measured in the same run.
 //
-//   node bench/http.bench.mjs            3 runs of 10 s after a 3 s warm-up
-//   BENCH_QUICK=1 node bench/http.bench.mjs   1 run of 3 s after 1 s
+//   pnpm bench:http                       3 runs of 10 s after a 3 s warm-up
+//   BENCH_QUICK=1 pnpm bench:http         1 run of 3 s after 1 s
 //   BENCH_FRAMEWORKS=fastify,koa ...     a subset
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -34,10 +34,13 @@ try {
   execFileSync('taskset', ['-c', '0', 'true']);
   hasTaskset = true;
 } catch {}
-const pinned = (core, cmd, args) =>
+const pinned = (core: number, cmd: string, args: string[]): [string, string[]] =>
   hasTaskset ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, args];
 
-async function startServer(framework, variant) {
+async function startServer(
+  framework: string,
+  variant: string,
+): Promise<{ child: ReturnType<typeof spawn>; port: number }> {
   const [cmd, args] = pinned(0, process.execPath, [
     join(here, 'http-server.mjs'),
     framework,
@@ -45,7 +48,7 @@ async function startServer(framework, variant) {
   ]);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
-  for await (const chunk of child.stdout) {
+  for await (const chunk of child.stdout!) {
     out += chunk;
     const m = out.match(/PORT (\d+)/);
     if (m) return { child, port: Number(m[1]) };
@@ -53,7 +56,7 @@ async function startServer(framework, variant) {
   throw new Error(`${framework} ${variant} did not start`);
 }
 
-async function load(port, method, seconds) {
+async function load(port: number, method: string, seconds: number): Promise<number> {
   const args = [
     autocannonBin,
     '-c',
@@ -69,7 +72,7 @@ async function load(port, method, seconds) {
   const [cmd, cargs] = pinned(1, process.execPath, args);
   const child = spawn(cmd, cargs, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
-  child.stdout.on('data', (c) => {
+  child.stdout!.on('data', (c: Buffer) => {
     out += c;
   });
   await once(child, 'close');
@@ -79,9 +82,9 @@ async function load(port, method, seconds) {
   return result.requests.average;
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(framework, variant, method) {
+async function measure(framework: string, variant: string, method: string): Promise<number> {
   const { child, port } = await startServer(framework, variant);
   try {
     await load(port, method, WARMUP);
@@ -92,17 +95,18 @@ async function measure(framework, variant, method) {
   }
 }
 
-const rows = [];
+const rows: string[][] = [];
 for (const framework of FRAMEWORKS) {
   for (const method of ['GET', 'POST']) {
-    const results = { bare: [], contextvars: [] };
+    const results: Record<string, number[]> = { bare: [], contextvars: [] };
     for (let run = 0; run < RUNS; run++) {
       // Alternate the order from run to run so drift does not favour either.
       const order = run % 2 === 0 ? ['bare', 'contextvars'] : ['contextvars', 'bare'];
-      for (const variant of order) results[variant].push(await measure(framework, variant, method));
+      for (const variant of order)
+        results[variant]!.push(await measure(framework, variant, method));
     }
-    const bare = median(results.bare);
-    const ours = median(results.contextvars);
+    const bare = median(results.bare!)!;
+    const ours = median(results.contextvars!)!;
     rows.push([framework, method, bare.toFixed(0), ours.toFixed(0), (ours / bare).toFixed(3)]);
     console.error(
       `${framework} ${method}: bare ${bare.toFixed(0)} req/s, contextvars ${ours.toFixed(0)} req/s`,
