@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { currentContext } from './context.js';
+import { currentVars } from './context.js';
 import {
   describe,
   InvalidArgTypeError,
@@ -141,7 +141,7 @@ export class ContextVar<T> {
   get(): T;
   get<D>(fallback: D): T | D;
   get(fallback?: unknown): unknown {
-    const ctx = currentContext();
+    const ctx = currentVars();
     const ver = ctx._ver;
     if (ver === this._cacheVer) return this._cacheValue;
     if (ver !== this._missVer) {
@@ -177,7 +177,7 @@ export class ContextVar<T> {
    * @returns A {@link Token} for {@link ContextVar.reset}, or for `using`.
    */
   set(value: T): Token<T> {
-    const ctx = currentContext();
+    const ctx = currentVars();
     const map = ctx._map;
     const old = map.find(this._hash, this._id);
     const oldValue = old === undefined ? Token.MISSING : leafValue(this, old);
@@ -226,7 +226,7 @@ export class ContextVar<T> {
         `Token was created by ContextVar "${token.var.name}", not by ContextVar "${this._name}"`,
       );
     }
-    const ctx = currentContext();
+    const ctx = currentVars();
     if (token._ctx !== ctx) {
       throw new TokenWrongContextError(
         `Token of ContextVar "${this._name}" was created in a different Context`,
@@ -244,7 +244,7 @@ export class ContextVar<T> {
    * @throws {@link LookupError} if the var has no value in the current Context.
    */
   delete(): void {
-    const ctx = currentContext();
+    const ctx = currentVars();
     if (ctx._map.find(this._hash, this._id) === undefined) {
       throw new LookupError(
         `ContextVar "${this._name}" cannot be deleted: it has no value in the current context`,

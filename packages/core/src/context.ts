@@ -26,6 +26,11 @@ export function currentContext(): ContextState {
   return storage.getStore() ?? rootContext;
 }
 
+/** The Context whose variables are current (differs from the current one inside a scope). */
+export function currentVars(): ContextState {
+  return (storage.getStore() ?? rootContext)._vars;
+}
+
 /** @internal Throws unless `value` is a ContextVar of any copy of this package. */
 export function assertVar(value: unknown, what: string): asserts value is VarState {
   if (
@@ -75,6 +80,8 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
   /** @internal */ _map: Hamt<WeakRef<VarState>>;
   /** @internal */ _ver: number;
   /** @internal */ _entered: number;
+  /** @internal */ _vars: ContextState;
+  /** @internal */ _scope: unknown;
 
   /** Creates an empty Context (no variable set). */
   constructor() {
@@ -85,6 +92,8 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
     this._map = Hamt.empty();
     this._ver = 0;
     this._entered = 0;
+    this._vars = this;
+    this._scope = undefined;
   }
 
   /**
@@ -143,7 +152,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
   get<T, D>(v: ContextVar<T>, fallback: D): T | D;
   get(v: ContextVar<unknown>, fallback?: unknown): unknown {
     assertVar(v, 'Context key');
-    const leaf = this._map.find(v._hash, v._id);
+    const leaf = this._vars._map.find(v._hash, v._id);
     return leaf === undefined ? fallback : leafValue(v, leaf);
   }
 
@@ -154,19 +163,19 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
    */
   has(v: ContextVar<unknown>): boolean {
     assertVar(v, 'Context key');
-    return this._map.find(v._hash, v._id) !== undefined;
+    return this._vars._map.find(v._hash, v._id) !== undefined;
   }
 
   /** Number of variables set in this Context (collected vars never count). */
   get size(): number {
     let n = 0;
-    for (const leaf of this._map.leaves()) if (leaf.payload.deref() !== undefined) n++;
+    for (const leaf of this._vars._map.leaves()) if (leaf.payload.deref() !== undefined) n++;
     return n;
   }
 
   /** `[var, value]` pairs, as a Map iterates. */
   *entries(): MapIterator<[ContextVar<unknown>, unknown]> {
-    for (const leaf of this._map.leaves()) {
+    for (const leaf of this._vars._map.leaves()) {
       const v = leaf.payload.deref();
       if (v !== undefined) yield [v as unknown as ContextVar<unknown>, leafValue(v, leaf)];
     }
@@ -217,8 +226,10 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, Conte
 
 function snapshot(source: ContextState): Context {
   const ctx = new Context();
-  ctx._map = source._map;
-  ctx._ver = source._ver;
+  const vars = source._vars;
+  ctx._map = vars._map;
+  ctx._ver = vars._ver;
+  ctx._scope = source._scope;
   return ctx;
 }
 
@@ -246,4 +257,28 @@ export function wrap<F extends (...args: any[]) => any>(fn: F): F {
     throw new InvalidArgTypeError(`wrap() needs a function, received ${describe(fn)}`);
   }
   return copyContext().bind(fn);
+}
+
+/**
+ * Runs `fn` in a scope of the current Context that carries `value` as its scoped
+ * value: code in `fn`, and async work it starts, reads `value` from
+ * {@link getScopedValue}; after `fn` returns the previous value is back, as with
+ * `AsyncLocalStorage#run`. Unlike `copyContext().run(fn)`, the scope shares the
+ * current Context's variables: a `set` inside `fn` is seen by the enclosing code.
+ * Snapshots (`copyContext`, `wrap`) taken inside carry the scoped value along.
+ *
+ * There is one scoped value per Context; `@contextvars/otel-bridge` keeps the active
+ * OpenTelemetry context in it, which is how `context.with(span, hook)` scopes a
+ * span without hiding the variables the hook sets from the rest of the request.
+ */
+export function runWithScopedValue<R>(value: unknown, fn: () => R): R {
+  const scope = new Context();
+  scope._vars = currentContext()._vars;
+  scope._scope = value;
+  return storage.run(scope, fn);
+}
+
+/** The scoped value of the current Context (see {@link runWithScopedValue}), or `undefined`. */
+export function getScopedValue(): unknown {
+  return currentContext()._scope;
 }

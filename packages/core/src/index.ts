@@ -5,7 +5,7 @@
  */
 
 export { bindEmitter } from './bind-emitter.js';
-export { Context, copyContext, wrap } from './context.js';
+export { Context, copyContext, getScopedValue, runWithScopedValue, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {
   ContextEnteredError,

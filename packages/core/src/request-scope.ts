@@ -137,9 +137,12 @@ export class RequestScope<Req, GenReq = Req> {
    * else a generated one. Never returns an incoming value that fails
    * {@link isValidRequestId}.
    */
-  idFor(req: GenReq, raw: Pick<IncomingMessage, 'rawHeaders'>): string {
+  idFor(req: GenReq, raw: Pick<IncomingMessage, 'rawHeaders' | 'headers'>): string {
     if (this.header !== undefined) {
-      const incoming = singleHeader(raw.rawHeaders, this.header);
+      // Request objects that are not Node's (injected test requests) may lack rawHeaders.
+      const incoming = Array.isArray(raw.rawHeaders)
+        ? singleHeader(raw.rawHeaders, this.header)
+        : raw.headers?.[this.header];
       if (isValidRequestId(incoming)) return incoming;
     }
     return this.newId(req);

@@ -15,7 +15,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Hamt, Leaf } from './hamt.js';
 
 /** Bump when the fields below, or those of Context/ContextVar read across copies, change. */
-const PROTOCOL = 1;
+const PROTOCOL = 2;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
@@ -44,6 +44,13 @@ export interface ContextState {
   _ver: number;
   /** How many times this Context is entered in the current synchronous call chain. */
   _entered: number;
+  /**
+   * Where the variables live: the Context itself, or, for a scope made by
+   * `runWithScopedValue`, the Context it was made in (whose variables it shares).
+   */
+  _vars: ContextState;
+  /** The scoped value (see `runWithScopedValue`); copied by snapshots. */
+  _scope: unknown;
 }
 
 interface Runtime {
