@@ -50,6 +50,8 @@ export function genReqId(
   return (raw) => scope.idFor(raw, raw);
 }
 
+const kPolicyId = Symbol('contextvars.policyId');
+
 const REENTERED_HOOKS = new Set(['onResponse', 'onTimeout', 'onRequestAbort']);
 
 type Hook = (this: unknown, request: FastifyRequest, ...rest: unknown[]) => unknown;
@@ -82,14 +84,19 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
     done(err as Error);
     return;
   }
-  app.setGenReqId((raw) => scope.idFor(raw, raw));
+  // Remember the id handed to Fastify, so the hook below need not validate it again.
+  app.setGenReqId((raw) => {
+    const id = scope.idFor(raw, raw);
+    (raw as { [kPolicyId]?: string })[kPolicyId] = id;
+    return id;
+  });
   const logLabel =
     (app.initialConfig as { requestIdLogLabel?: string }).requestIdLogLabel ?? 'reqId';
   const echo = scope.echoHeader;
 
   app.addHook('onRequest', function contextvarsOnRequest(request, reply, next) {
     let id = request.id as unknown;
-    if (!isValidRequestId(id)) {
+    if (id !== (request.raw as { [kPolicyId]?: string })[kPolicyId] && !isValidRequestId(id)) {
       // Fastify's own requestIdHeader passed a header through verbatim (Fastify 4's
       // default): replace it, and the logger binding that carries it.
       id = scope.newId(request.raw);
