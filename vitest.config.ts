@@ -12,6 +12,7 @@ export default defineConfig({
       '@contextvars/fastify': src('fastify'),
       '@contextvars/express': src('express'),
       '@contextvars/koa': src('koa'),
+      '@contextvars/otel-bridge': src('otel-bridge'),
     },
   },
   test: {

@@ -278,6 +278,15 @@ export function runWithScopedValue<R>(value: unknown, fn: () => R): R {
   return storage.run(scope, fn);
 }
 
+/**
+ * Sets the scoped value of the current Context itself, for the rest of its life:
+ * what a request's `onRequest` hook uses to make an incoming trace context current
+ * for the whole request. Outside any `run` this changes the root context.
+ */
+export function setScopedValue(value: unknown): void {
+  currentContext()._scope = value;
+}
+
 /** The scoped value of the current Context (see {@link runWithScopedValue}), or `undefined`. */
 export function getScopedValue(): unknown {
   return currentContext()._scope;

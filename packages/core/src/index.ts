@@ -4,8 +4,15 @@
  * @packageDocumentation
  */
 
-export { bindEmitter } from './bind-emitter.js';
-export { Context, copyContext, getScopedValue, runWithScopedValue, wrap } from './context.js';
+export { bindEmitter, type ListenerRunner } from './bind-emitter.js';
+export {
+  Context,
+  copyContext,
+  getScopedValue,
+  runWithScopedValue,
+  setScopedValue,
+  wrap,
+} from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {
   ContextEnteredError,

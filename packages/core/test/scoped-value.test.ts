@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { Context, ContextVar, copyContext, getScopedValue, runWithScopedValue, wrap } from '../src/index.js';
+import {
+  Context,
+  ContextVar,
+  copyContext,
+  getScopedValue,
+  runWithScopedValue,
+  wrap,
+} from '../src/index.js';
 
 const v = new ContextVar<string>('scoped', { default: 'unset' });
 

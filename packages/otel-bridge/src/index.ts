@@ -1,0 +1,29 @@
+/**
+ * `@contextvars/otel-bridge`: one context for traces, values and logs.
+ *
+ * @packageDocumentation
+ */
+export { ContextVarsContextManager, registerContextManager } from './context-manager.js';
+export {
+  type ChildLogger,
+  type PinoMixinOptions,
+  pinoMixin,
+  RequestLoggerVar,
+  requestLogger,
+} from './pino.js';
+export {
+  activeOtelContext,
+  baggageVars,
+  extractTraceContext,
+  injectTraceContext,
+} from './propagation.js';
+export { type ContextVarSpanProcessor, contextVarAttributes } from './span-attributes.js';
+export {
+  BAGGAGE_MAX_BYTES,
+  BAGGAGE_MAX_MEMBERS,
+  formatBaggage,
+  formatTraceParent,
+  parseBaggage,
+  parseTraceParent,
+  type TraceParent,
+} from './w3c.js';

@@ -1,0 +1,192 @@
+/**
+ * Trace context and baggage across service boundaries: a `TextMapPropagator` that
+ * carries chosen vars in W3C `baggage`, and helpers that extract an incoming
+ * request's trace context into its contextvars Context and inject the current one
+ * into outgoing headers, for apps that run no OpenTelemetry SDK instrumentation.
+ *
+ * @module
+ */
+import {
+  type ContextVar,
+  getScopedValue,
+  InvalidArgTypeError,
+  setScopedValue,
+} from '@contextvars/core';
+import {
+  context,
+  createTraceState,
+  isSpanContextValid,
+  type Context as OtelContext,
+  propagation,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  trace,
+} from '@opentelemetry/api';
+import {
+  formatBaggage,
+  formatTraceParent,
+  MAX_TRACESTATE_LENGTH,
+  parseBaggage,
+  parseTraceParent,
+} from './w3c.js';
+
+const MISSING = Symbol('missing');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Baggage key → var, of every `baggageVars` mapping; read by `extractTraceContext`. */
+const baggageRegistry = new Map<string, ContextVar<any>>();
+
+/** The active OpenTelemetry context: the current Context's, else the global manager's. */
+export function activeOtelContext(): OtelContext {
+  return (getScopedValue() as OtelContext | undefined) ?? context.active();
+}
+
+function assertMapping(
+  mapping: unknown,
+  what: string,
+): asserts mapping is Record<string, ContextVar<any>> {
+  if (mapping === null || typeof mapping !== 'object') {
+    throw new InvalidArgTypeError(`${what} needs an object of name → ContextVar`);
+  }
+  for (const [name, v] of Object.entries(mapping)) {
+    if (
+      v === null ||
+      typeof v !== 'object' ||
+      typeof (v as ContextVar<unknown>).get !== 'function'
+    ) {
+      throw new InvalidArgTypeError(`${what}: "${name}" must map to a ContextVar`);
+    }
+  }
+}
+
+function withEntries(ctx: OtelContext, entries: Map<string, string>): OtelContext {
+  if (entries.size === 0) return ctx;
+  let bag = propagation.getBaggage(ctx) ?? propagation.createBaggage();
+  for (const [key, value] of entries) bag = bag.setEntry(key, { value });
+  return propagation.setBaggage(ctx, bag);
+}
+
+function outgoingBaggage(
+  ctx: OtelContext,
+  vars: Iterable<readonly [string, ContextVar<any>]>,
+): string {
+  const entries = new Map<string, string>();
+  const bag = propagation.getBaggage(ctx);
+  if (bag !== undefined)
+    for (const [key, entry] of bag.getAllEntries()) entries.set(key, entry.value);
+  for (const [key, v] of vars) {
+    const value = v.get(MISSING);
+    if (value !== MISSING && value !== undefined && value !== null) entries.set(key, String(value));
+  }
+  return formatBaggage(entries);
+}
+
+/**
+ * A `TextMapPropagator` for W3C `baggage` that also carries the given vars: on
+ * inject, the vars' current values join the context's baggage (a var wins over a
+ * baggage entry of the same key); on extract, the incoming entries become the
+ * context's baggage, and {@link extractTraceContext} sets the vars from them in the
+ * request's Context. It replaces `W3CBaggagePropagator` in a composite propagator.
+ * Values are percent-encoded; the W3C limits (64 members, 8192 bytes) are enforced
+ * both ways by dropping whole members; malformed members are ignored.
+ *
+ * @example
+ * ```ts
+ * propagation.setGlobalPropagator(new CompositePropagator({
+ *   propagators: [new W3CTraceContextPropagator(), baggageVars({ tenant: tenantVar })],
+ * }));
+ * ```
+ */
+export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPropagator {
+  assertMapping(mapping, 'baggageVars()');
+  const vars = Object.entries(mapping);
+  for (const [key, v] of vars) {
+    if (!TOKEN.test(key))
+      throw new InvalidArgTypeError(`baggageVars(): "${key}" is not a valid baggage key`);
+    baggageRegistry.set(key, v);
+  }
+  return {
+    inject(ctx: OtelContext, carrier: unknown, setter: TextMapSetter): void {
+      const header = outgoingBaggage(ctx, vars);
+      if (header !== '') setter.set(carrier, 'baggage', header);
+    },
+    extract(ctx: OtelContext, carrier: unknown, getter: TextMapGetter): OtelContext {
+      return withEntries(ctx, parseBaggage(getter.get(carrier, 'baggage')));
+    },
+    fields(): string[] {
+      return ['baggage'];
+    },
+  };
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return typeof value === 'string' ? value : undefined; // repeated → ignored
+}
+
+/**
+ * Makes an incoming request's `traceparent`, `tracestate` and `baggage` current in
+ * the request's Context, and sets the vars of every {@link baggageVars} mapping
+ * from the baggage. Meant for the adapters' `onRequest` option:
+ * `onRequest: (req) => extractTraceContext(req.headers)`.
+ *
+ * When the active context already has a span (HTTP instrumentation extracted the
+ * headers and started a server span), the trace context is left alone and only the
+ * baggage is merged. Malformed, repeated or oversized headers are ignored.
+ *
+ * @returns The OpenTelemetry context now current.
+ */
+export function extractTraceContext(headers: Headers): OtelContext {
+  let ctx = activeOtelContext();
+  if (headers === null || typeof headers !== 'object') return ctx;
+  const existing = trace.getSpanContext(ctx);
+  if (existing === undefined || !isSpanContextValid(existing)) {
+    const parent = parseTraceParent(header(headers, 'traceparent'));
+    if (parent !== undefined) {
+      const rawState = header(headers, 'tracestate');
+      let traceState;
+      if (
+        rawState !== undefined &&
+        rawState.length <= MAX_TRACESTATE_LENGTH &&
+        !/[\r\n]/.test(rawState)
+      ) {
+        try {
+          traceState = createTraceState(rawState);
+        } catch {
+          traceState = undefined;
+        }
+      }
+      ctx = trace.setSpanContext(ctx, { ...parent, isRemote: true, traceState });
+    }
+  }
+  const entries = parseBaggage(headers.baggage);
+  ctx = withEntries(ctx, entries);
+  for (const [key, v] of baggageRegistry) {
+    const value = entries.get(key);
+    if (value !== undefined) v.set(value);
+  }
+  setScopedValue(ctx);
+  return ctx;
+}
+
+/**
+ * Writes the current trace context (`traceparent`, `tracestate`) and baggage (with
+ * the vars of every {@link baggageVars} mapping) into `headers`, for outgoing calls
+ * made without an instrumented HTTP client. Returns `headers`.
+ */
+export function injectTraceContext<H extends Record<string, string>>(headers: H = {} as H): H {
+  const ctx = activeOtelContext();
+  const spanContext = trace.getSpanContext(ctx);
+  const out = headers as Record<string, string>;
+  if (spanContext !== undefined && isSpanContextValid(spanContext)) {
+    out.traceparent = formatTraceParent(spanContext);
+    const state = spanContext.traceState?.serialize();
+    if (state) out.tracestate = state;
+  }
+  const baggage = outgoingBaggage(ctx, baggageRegistry);
+  if (baggage !== '') out.baggage = baggage;
+  return headers;
+}
