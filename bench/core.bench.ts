@@ -36,15 +36,20 @@ function contextWith(n: number): { ctx: Context; vars: ContextVar<number>[] } {
 }
 
 /**
- * Measures each candidate in turns (A B C A B C …) and keeps each one's best median,
- * so that drift on a shared machine hits all of them alike.
+ * Measures each candidate in turns (A B C A B C …) and keeps the median of each
+ * one's rounds, so that drift on a shared machine hits all of them alike.
  */
 async function alternate(...fns: Array<() => Promise<number>>): Promise<number[]> {
-  const best = fns.map(() => Number.POSITIVE_INFINITY);
-  for (let round = 0; round < 3; round++) {
-    for (const [i, fn] of fns.entries()) best[i] = Math.min(best[i]!, await fn());
+  // Round 0 is a warm-up: the first code measured in a process runs on fresher
+  // object shapes and would flatter whichever candidate goes first.
+  const samples = fns.map(() => [] as number[]);
+  for (let round = 0; round < 4; round++) {
+    for (const [i, fn] of fns.entries()) {
+      const value = await fn();
+      if (round > 0) samples[i]!.push(value);
+    }
   }
-  return best;
+  return samples.map((xs) => [...xs].sort((a, b) => a - b)[1]!);
 }
 
 // 1. get against AsyncLocalStorage#getStore() plus one Map read. Both storages are

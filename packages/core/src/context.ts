@@ -272,19 +272,35 @@ export function wrap<F extends (...args: any[]) => any>(fn: F): F {
  * span without hiding the variables the hook sets from the rest of the request.
  */
 export function runWithScopedValue<R>(value: unknown, fn: () => R): R {
-  const scope = new Context();
-  scope._vars = currentContext()._vars;
-  scope._scope = value;
-  return storage.run(scope, fn);
+  const current = currentContext();
+  // Already in force: nothing to enter (as AsyncLocalStorage#run does for its own store).
+  if (current._scope === value) return fn();
+  return storage.run(new Scope(current._vars, value) as unknown as ContextState, fn);
+}
+
+/**
+ * The current Context inside `runWithScopedValue`: only state, never handed to
+ * users (`copyContext()` inside a scope returns a real Context).
+ */
+// Variables are read and written through `_vars` only, so a scope carries no map.
+class Scope {
+  constructor(
+    public _vars: ContextState,
+    public _scope: unknown,
+  ) {}
 }
 
 /**
  * Sets the scoped value of the current Context itself, for the rest of its life:
  * what a request's `onRequest` hook uses to make an incoming trace context current
- * for the whole request. Outside any `run` this changes the root context.
+ * for the whole request. Inside a `runWithScopedValue` scope it sets both the
+ * scope's value and that of the Context whose variables the scope shares. Outside
+ * any `run` this changes the root context.
  */
 export function setScopedValue(value: unknown): void {
-  currentContext()._scope = value;
+  const current = currentContext();
+  current._scope = value;
+  current._vars._scope = value;
 }
 
 /** The scoped value of the current Context (see {@link runWithScopedValue}), or `undefined`. */

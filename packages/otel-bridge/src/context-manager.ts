@@ -54,7 +54,11 @@ export class ContextVarsContextManager implements ContextManager {
     thisArg?: ThisParameterType<F>,
     ...args: A
   ): ReturnType<F> {
-    return runWithScopedValue(context ?? ROOT_CONTEXT, () => fn.apply(thisArg, args));
+    const ctx = context ?? ROOT_CONTEXT;
+    if (args.length === 0 && (thisArg === undefined || thisArg === null)) {
+      return runWithScopedValue(ctx, fn as unknown as () => ReturnType<F>);
+    }
+    return runWithScopedValue(ctx, () => fn.apply(thisArg, args));
   }
 
   /**

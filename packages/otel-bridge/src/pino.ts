@@ -41,7 +41,7 @@ export function pinoMixin(options: PinoMixinOptions = {}): () => Record<string, 
     let out: Record<string, unknown> | undefined;
     if (requestIdKey !== false) {
       const id = requestId.get(MISSING);
-      if (id !== MISSING) (out ??= {})[requestIdKey] = id;
+      if (id !== MISSING) out = { [requestIdKey]: id };
     }
     const spanContext = trace.getSpanContext(activeOtelContext());
     if (spanContext !== undefined && isSpanContextValid(spanContext)) {
@@ -52,15 +52,25 @@ export function pinoMixin(options: PinoMixinOptions = {}): () => Record<string, 
     }
     for (const [key, v] of vars) {
       const value = v.get(MISSING);
-      if (value !== MISSING) (out ??= {})[key] = value;
+      if (value === MISSING) continue;
+      out ??= {};
+      out[key] = value;
     }
     return out ?? (EMPTY as Record<string, unknown>);
   };
 }
 
-/** What {@link requestLogger} needs of a logger: pino's `child`. */
+type LogFn = (...args: any[]) => void;
+
+/** What {@link requestLogger} needs of a logger: pino's `child` and level methods. */
 export interface ChildLogger {
   child(bindings: Record<string, unknown>): ChildLogger;
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
 }
 
 /**

@@ -147,7 +147,7 @@ export function extractTraceContext(headers: Headers): OtelContext {
     const parent = parseTraceParent(header(headers, 'traceparent'));
     if (parent !== undefined) {
       const rawState = header(headers, 'tracestate');
-      let traceState;
+      let traceState: ReturnType<typeof createTraceState> | undefined;
       if (
         rawState !== undefined &&
         rawState.length <= MAX_TRACESTATE_LENGTH &&
