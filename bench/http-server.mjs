@@ -1,10 +1,11 @@
 // One server for the HTTP benchmark: `node http-server.mjs <framework> <variant>`.
-// Frameworks: fastify, express, koa. Variants: bare, contextvars (3 vars set per
-// request in the adapter's onRequest, read in the handler). Prints the port when ready.
+// Every variant but `bare` keeps 3 values per request and reads them in the
+// handler (cls-rtracer keeps only its request id: that is all it offers).
+// Prints the port when ready.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextVar } from '@contextvars/core';
 
 const [framework, variant] = process.argv.slice(2);
-const withVars = variant === 'contextvars';
 const a = new ContextVar('a');
 const b = new ContextVar('b');
 const c = new ContextVar('c');
@@ -13,15 +14,51 @@ const setVars = () => {
   b.set(42);
   c.set('user-7');
 };
-const payload = () =>
-  withVars ? { hello: 'world', a: a.get(), b: b.get(), c: c.get() } : { hello: 'world' };
+const als = new AsyncLocalStorage();
+const alsStore = () =>
+  new Map([
+    ['a', 'tenant-1'],
+    ['b', 42],
+    ['c', 'user-7'],
+  ]);
+
+/** What each variant's handler reads back. */
+const readers = {
+  bare: () => ({}),
+  contextvars: () => ({ a: a.get(), b: b.get(), c: c.get() }),
+  als: () => {
+    const s = als.getStore();
+    return { a: s.get('a'), b: s.get('b'), c: s.get('c') };
+  },
+};
+const payload = () => ({ hello: 'world', ...readers[variant]() });
 
 async function fastifyServer() {
   const { default: Fastify } = await import('fastify');
   const app = Fastify();
-  if (withVars) {
+  if (variant === 'contextvars') {
     const { contextvars } = await import('@contextvars/fastify');
     await app.register(contextvars, { onRequest: setVars });
+  } else if (variant === 'als') {
+    app.addHook('onRequest', (_req, _reply, done) => als.run(alsStore(), done));
+  } else if (variant === 'request-context') {
+    const { fastifyRequestContext, requestContext } = await import('@fastify/request-context');
+    await app.register(fastifyRequestContext);
+    app.addHook('onRequest', (req, _reply, done) => {
+      req.requestContext.set('a', 'tenant-1');
+      req.requestContext.set('b', 42);
+      req.requestContext.set('c', 'user-7');
+      done();
+    });
+    readers['request-context'] = () => ({
+      a: requestContext.get('a'),
+      b: requestContext.get('b'),
+      c: requestContext.get('c'),
+    });
+  } else if (variant === 'cls-rtracer') {
+    const { default: rTracer } = await import('cls-rtracer');
+    await app.register(rTracer.fastifyPlugin);
+    readers['cls-rtracer'] = () => ({ id: rTracer.id() });
   }
   app.get('/', async () => payload());
   app.post('/', async (req) => ({ ...payload(), size: Object.keys(req.body).length }));
@@ -32,9 +69,29 @@ async function fastifyServer() {
 async function expressServer() {
   const { default: express } = await import('express');
   const app = express();
-  if (withVars) {
+  if (variant === 'contextvars') {
     const { contextvars } = await import('@contextvars/express');
     app.use(contextvars({ onRequest: setVars }));
+  } else if (variant === 'als') {
+    app.use((_req, _res, next) => als.run(alsStore(), next));
+  } else if (variant === 'express-http-context') {
+    const { default: httpContext } = await import('express-http-context');
+    app.use(httpContext.middleware);
+    app.use((_req, _res, next) => {
+      httpContext.set('a', 'tenant-1');
+      httpContext.set('b', 42);
+      httpContext.set('c', 'user-7');
+      next();
+    });
+    readers['express-http-context'] = () => ({
+      a: httpContext.get('a'),
+      b: httpContext.get('b'),
+      c: httpContext.get('c'),
+    });
+  } else if (variant === 'cls-rtracer') {
+    const { default: rTracer } = await import('cls-rtracer');
+    app.use(rTracer.expressMiddleware());
+    readers['cls-rtracer'] = () => ({ id: rTracer.id() });
   }
   app.use(express.json());
   app.get('/', (_req, res) => res.json(payload()));
@@ -48,9 +105,15 @@ async function koaServer() {
   const { default: Koa } = await import('koa');
   const { bodyParser } = await import('@koa/bodyparser');
   const app = new Koa();
-  if (withVars) {
+  if (variant === 'contextvars') {
     const { contextvars } = await import('@contextvars/koa');
     app.use(contextvars({ onRequest: setVars }));
+  } else if (variant === 'als') {
+    app.use((_ctx, next) => als.run(alsStore(), next));
+  } else if (variant === 'cls-rtracer') {
+    const { default: rTracer } = await import('cls-rtracer');
+    app.use(rTracer.koaMiddleware());
+    readers['cls-rtracer'] = () => ({ id: rTracer.id() });
   }
   app.use(bodyParser());
   app.use(async (ctx) => {
@@ -64,11 +127,22 @@ async function koaServer() {
   return server.address().port;
 }
 
+/** The variants each framework is measured with; `bare` first. */
+export const VARIANTS = {
+  fastify: ['bare', 'contextvars', 'als', 'request-context', 'cls-rtracer'],
+  express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
+  koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
+};
+
 const servers = { fastify: fastifyServer, express: expressServer, koa: koaServer };
-if (!servers[framework] || !['bare', 'contextvars'].includes(variant)) {
-  console.error('usage: node http-server.mjs <fastify|express|koa> <bare|contextvars>');
-  process.exit(2);
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (!servers[framework] || !VARIANTS[framework].includes(variant)) {
+    console.error(
+      `usage: node http-server.mjs <framework> <variant>; variants: ${JSON.stringify(VARIANTS)}`,
+    );
+    process.exit(2);
+  }
+  const port = await servers[framework]();
+  console.log(`PORT ${port}`);
+  process.on('SIGTERM', () => process.exit(0));
 }
-const port = await servers[framework]();
-console.log(`PORT ${port}`);
-process.on('SIGTERM', () => process.exit(0));

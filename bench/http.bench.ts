@@ -1,5 +1,7 @@
-// HTTP overhead of the adapters: req/s of each framework bare and with its
+// HTTP overhead of the adapters: req/s of each framework bare, with its
 // @contextvars adapter (setting 3 vars per request, reading them in the handler),
+// with a raw AsyncLocalStorage middleware doing the same, and with the libraries
+// people use today (@fastify/request-context, express-http-context, cls-rtracer),
 // for GET and for POST with a 1 KB JSON body. Load comes from autocannon in a
 // separate process against 127.0.0.1; server and load are pinned to different
 // cores when `taskset` exists. Bare and adapter runs alternate, and the claim is
@@ -19,8 +21,8 @@ const require = createRequire(import.meta.url);
 const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
-const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 3 : 10));
-const WARMUP = QUICK ? 1 : 3;
+const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 2 : 8));
+const WARMUP = QUICK ? 1 : 2;
 const CONNECTIONS = 50;
 const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS ?? 'fastify,express,koa').split(',');
 const body = JSON.stringify(
@@ -95,28 +97,43 @@ async function measure(framework: string, variant: string, method: string): Prom
   }
 }
 
+const { VARIANTS } = (await import('./http-server.mjs')) as unknown as {
+  VARIANTS: Record<string, string[]>;
+};
 const rows: string[][] = [];
 for (const framework of FRAMEWORKS) {
+  const variants = (process.env.BENCH_VARIANTS?.split(',') ?? VARIANTS[framework]!).filter((v) =>
+    VARIANTS[framework]!.includes(v),
+  );
+  if (!variants.includes('bare')) variants.unshift('bare');
   for (const method of ['GET', 'POST']) {
-    const results: Record<string, number[]> = { bare: [], contextvars: [] };
+    const results: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v, []]));
     for (let run = 0; run < RUNS; run++) {
-      // Alternate the order from run to run so drift does not favour either.
-      const order = run % 2 === 0 ? ['bare', 'contextvars'] : ['contextvars', 'bare'];
+      // Rotate the order from run to run so that drift favours no variant.
+      const order = variants.map((_, i) => variants[(i + run) % variants.length]!);
       for (const variant of order)
         results[variant]!.push(await measure(framework, variant, method));
     }
     const bare = median(results.bare!)!;
-    const ours = median(results.contextvars!)!;
-    rows.push([framework, method, bare.toFixed(0), ours.toFixed(0), (ours / bare).toFixed(3)]);
-    console.error(
-      `${framework} ${method}: bare ${bare.toFixed(0)} req/s, contextvars ${ours.toFixed(0)} req/s`,
-    );
+    const ours = median(results.contextvars ?? [Number.NaN])!;
+    for (const variant of variants) {
+      const value = median(results[variant]!)!;
+      rows.push([
+        framework,
+        method,
+        variant,
+        value.toFixed(0),
+        (value / bare).toFixed(3),
+        variant === 'contextvars' ? '' : (ours / value).toFixed(3),
+      ]);
+      console.error(`${framework} ${method} ${variant}: ${value.toFixed(0)} req/s`);
+    }
   }
 }
 
 console.log(
-  `\nNode ${process.version}, ${RUNS} run(s) of ${DURATION} s, ${CONNECTIONS} connections, ${hasTaskset ? 'server on core 0, load on core 1' : 'not pinned'}\n`,
+  `\nNode ${process.version}, ${RUNS} run(s) of ${DURATION} s after ${WARMUP} s, ${CONNECTIONS} connections, ${hasTaskset ? 'server on core 0, load on core 1' : 'not pinned'}\n`,
 );
-console.log('| framework | method | bare req/s | with @contextvars (3 vars) req/s | ratio |');
-console.log('| --- | --- | ---: | ---: | ---: |');
+console.log('| framework | method | variant | req/s | × bare | contextvars ÷ this |');
+console.log('| --- | --- | --- | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);

@@ -8,6 +8,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
+import { IncomingMessage, ServerResponse } from 'node:http';
 import { type Context, callIn } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import type { ContextState } from './runtime.js';
@@ -18,26 +19,32 @@ type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener
 /** Runs a listener call: in a Context, or however an integration wants (OpenTelemetry's `with`). */
 export type ListenerRunner = <R>(call: () => R) => R;
 
-interface BindingState {
-  target: ContextState | ListenerRunner;
-  on: AddMethod;
-  prepend: AddMethod;
-}
+type Target = ContextState | ListenerRunner;
 
-function runIn<R>(target: ContextState | ListenerRunner, call: () => R): R {
+function runIn<R>(target: Target, call: () => R): R {
   return typeof target === 'function' ? target(call) : callIn(target, call);
 }
 
-const kBinding = Symbol.for('@contextvars/core:emitterBinding');
+// The binding of an emitter: where its listeners run.
+const kTarget = Symbol.for('@contextvars/core:emitterTarget');
+// For emitters patched one by one: the methods the patch replaced.
+const kOriginals = Symbol.for('@contextvars/core:emitterOriginals');
 
-type Bindable = EventEmitter & { [kBinding]?: BindingState };
+type Bindable = EventEmitter & { [kTarget]?: Target; [kOriginals]?: Originals };
+
+interface Originals {
+  on: AddMethod;
+  prepend: AddMethod;
+  once: AddMethod;
+  prependOnce: AddMethod;
+}
 
 /**
- * A listener that runs in `ctx`. Its `listener` property points at the original,
+ * A listener that runs in `target`. Its `listener` property points at the original,
  * which is how Node's own `removeListener`, `off`, `listeners()` and
  * `listenerCount(event, fn)` find it: removal stays exact without a lookup table.
  */
-function boundListener(target: ContextState | ListenerRunner, listener: Listener): Listener {
+function boundListener(target: Target, listener: Listener): Listener {
   const bound = function (this: unknown, ...args: unknown[]) {
     return runIn(target, () => listener.apply(this, args));
   } as Listener & { listener: Listener };
@@ -46,11 +53,7 @@ function boundListener(target: ContextState | ListenerRunner, listener: Listener
 }
 
 /** A bound listener that removes itself before its first call, as Node's `once` does. */
-function onceListener(
-  target: ContextState | ListenerRunner,
-  event: string | symbol,
-  listener: Listener,
-): Listener {
+function onceListener(target: Target, event: string | symbol, listener: Listener): Listener {
   let fired = false;
   const bound = function (this: EventEmitter, ...args: unknown[]) {
     if (fired) return undefined;
@@ -62,33 +65,92 @@ function onceListener(
   return bound;
 }
 
-// Shared by every bound emitter, so binding allocates only the state object.
-function on(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-  const state = this[kBinding]!;
-  if (typeof listener !== 'function') return state.on.call(this, event, listener);
-  return state.on.call(this, event, boundListener(state.target, listener));
+/**
+ * The five listener-adding methods, routed through `originals(emitter)`. An
+ * emitter without a binding gets the original behaviour, untouched.
+ */
+function patchedMethods(originals: (emitter: Bindable) => Originals) {
+  return {
+    on(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
+      const target = this[kTarget];
+      const { on } = originals(this);
+      if (target === undefined || typeof listener !== 'function')
+        return on.call(this, event, listener);
+      return on.call(this, event, boundListener(target, listener));
+    },
+    prependListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
+      const target = this[kTarget];
+      const { prepend } = originals(this);
+      if (target === undefined || typeof listener !== 'function')
+        return prepend.call(this, event, listener);
+      return prepend.call(this, event, boundListener(target, listener));
+    },
+    once(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
+      const target = this[kTarget];
+      const { on, once } = originals(this);
+      if (target === undefined || typeof listener !== 'function')
+        return once.call(this, event, listener);
+      return on.call(this, event, onceListener(target, event, listener));
+    },
+    prependOnceListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
+      const target = this[kTarget];
+      const { prepend, prependOnce } = originals(this);
+      if (target === undefined || typeof listener !== 'function')
+        return prependOnce.call(this, event, listener);
+      return prepend.call(this, event, onceListener(target, event, listener));
+    },
+  };
 }
 
-function prependListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-  const state = this[kBinding]!;
-  if (typeof listener !== 'function') return state.prepend.call(this, event, listener);
-  return state.prepend.call(this, event, boundListener(state.target, listener));
+function originalsOf(emitter: EventEmitter): Originals {
+  return {
+    on: emitter.on,
+    prepend: emitter.prependListener,
+    once: emitter.once,
+    prependOnce: emitter.prependOnceListener,
+  };
 }
 
-function once(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-  const state = this[kBinding]!;
-  if (typeof listener !== 'function') return state.on.call(this, event, listener);
-  return state.on.call(this, event, onceListener(state.target, event, listener));
+function install(holder: object, methods: ReturnType<typeof patchedMethods>): void {
+  for (const [name, fn] of [
+    ['on', methods.on],
+    ['addListener', methods.on],
+    ['prependListener', methods.prependListener],
+    ['once', methods.once],
+    ['prependOnceListener', methods.prependOnceListener],
+  ] as const) {
+    Object.defineProperty(holder, name, {
+      value: fn,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
 }
 
-function prependOnceListener(
-  this: Bindable,
-  event: string | symbol,
-  listener: Listener,
-): EventEmitter {
-  const state = this[kBinding]!;
-  if (typeof listener !== 'function') return state.prepend.call(this, event, listener);
-  return state.prepend.call(this, event, onceListener(state.target, event, listener));
+// Emitters of one instance each: the originals live on the instance.
+const instanceMethods = patchedMethods((emitter) => emitter[kOriginals]!);
+
+// HTTP requests and responses are bound on every request of every server: their
+// prototypes get the patched methods once, so that binding one costs a single
+// property write instead of reshaping each object (frameworks like Express swap
+// their prototypes, where reshaping is expensive).
+// Shared by every copy of the package, so that two copies never patch twice.
+const kPatched = Symbol.for('@contextvars/core:patchedPrototype');
+function patchPrototype(proto: object): void {
+  if (Object.hasOwn(proto, kPatched)) return;
+  Object.defineProperty(proto, kPatched, { value: true });
+  const originals = originalsOf(proto as EventEmitter);
+  install(
+    proto,
+    patchedMethods(() => originals),
+  );
+}
+
+function httpPrototypeOf(emitter: object): object | undefined {
+  if (emitter instanceof IncomingMessage) return IncomingMessage.prototype;
+  if (emitter instanceof ServerResponse) return ServerResponse.prototype;
+  return undefined;
 }
 
 /**
@@ -112,22 +174,21 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
       `bindEmitter() needs an EventEmitter, received ${describe(emitter)}`,
     );
   }
-  const existing = target[kBinding];
-  if (existing !== undefined) {
-    if (typeof ctx === 'function') {
-      // A runner wraps the existing binding: listeners run in the bound Context, then the runner.
-      const inner = existing.target;
-      existing.target = <R>(call: () => R): R => runIn(inner, () => ctx(call));
-    } else {
-      existing.target = ctx;
-    }
+  const existing = target[kTarget];
+  if (existing !== undefined && typeof ctx === 'function') {
+    // A runner wraps the existing binding: listeners run in the bound Context, then the runner.
+    target[kTarget] = <R>(call: () => R): R => runIn(existing, () => ctx(call));
     return emitter;
   }
-  target[kBinding] = { target: ctx, on: target.on, prepend: target.prependListener };
-  target.on = on;
-  target.addListener = on;
-  target.prependListener = prependListener;
-  target.once = once;
-  target.prependOnceListener = prependOnceListener;
+  if (existing === undefined) {
+    const proto = httpPrototypeOf(target);
+    if (proto !== undefined) {
+      patchPrototype(proto);
+    } else if (target[kOriginals] === undefined) {
+      target[kOriginals] = originalsOf(target);
+      install(target, instanceMethods);
+    }
+  }
+  target[kTarget] = ctx as Target;
   return emitter;
 }

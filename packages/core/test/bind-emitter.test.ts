@@ -186,3 +186,35 @@ describe('bindEmitter', () => {
     expect(seen).toEqual(['a:bound', 'b:bound', 'end:bound']);
   });
 });
+
+describe('bindEmitter on HTTP requests and responses', () => {
+  it('binds one request without changing unbound ones', async () => {
+    const { createServer, request } = await import('node:http');
+    const { bound, other } = contexts();
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      if (req.url === '/bound') {
+        bindEmitter(req, bound);
+        bindEmitter(res, bound);
+      }
+      const once = () => seen.push(`${req.url} once:${v.get()}`);
+      req.once('custom', once);
+      req.removeListener('custom', once); // exact removal, bound or not
+      res.on('finish', () => seen.push(`${req.url} finish:${v.get()}`));
+      other.run(() => req.emit('custom'));
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as { port: number };
+    for (const path of ['/bound', '/plain']) {
+      await new Promise<void>((resolve) => {
+        request({ port, host: '127.0.0.1', path }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        }).end();
+      });
+    }
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(seen.sort()).toEqual(['/bound finish:bound', '/plain finish:root']);
+  });
+});
