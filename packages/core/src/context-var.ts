@@ -104,7 +104,7 @@ export class ContextVar<T> {
   /**
    * @param name - Shown in errors and `inspect`; need not be unique.
    * @param options - `default`: the value `get()` returns when the var is not set.
-   * @throws {@link InvalidArgTypeError} if `name` is not a string.
+   * @throws {@link @contextvars/core!InvalidArgTypeError} if `name` is not a string.
    */
   constructor(name: string, options?: ContextVarOptions<T>) {
     if (typeof name !== 'string') {
@@ -136,7 +136,7 @@ export class ContextVar<T> {
    * The value in the current Context; else `fallback` if one is passed (even
    * `undefined`); else the var's default.
    *
-   * @throws {@link LookupError} (`ERR_CONTEXTVAR_LOOKUP`) when there is none of these.
+   * @throws {@link @contextvars/core!LookupError} (`ERR_CONTEXTVAR_LOOKUP`) when there is none of these.
    */
   get(): T;
   get<D>(fallback: D): T | D;
@@ -174,7 +174,7 @@ export class ContextVar<T> {
    * Context (what follows, callers, and async continuations scheduled in it)
    * sees it; other Contexts and earlier snapshots do not.
    *
-   * @returns A {@link Token} for {@link ContextVar.reset}, or for `using`.
+   * @returns A {@link @contextvars/core!Token} for {@link @contextvars/core!ContextVar.reset}, or for `using`.
    */
   set(value: T): Token<T> {
     const ctx = currentVars();
@@ -205,10 +205,10 @@ export class ContextVar<T> {
    * removes it, if it had none). A token works once, for its own var, in the
    * Context where it was created.
    *
-   * @throws {@link InvalidArgTypeError} if `token` is not a Token.
-   * @throws {@link TokenUsedError} if the token was already used.
-   * @throws {@link TokenWrongVarError} if another var created the token.
-   * @throws {@link TokenWrongContextError} if the current Context is not the token's.
+   * @throws {@link @contextvars/core!InvalidArgTypeError} if `token` is not a Token.
+   * @throws {@link @contextvars/core!TokenUsedError} if the token was already used.
+   * @throws {@link @contextvars/core!TokenWrongVarError} if another var created the token.
+   * @throws {@link @contextvars/core!TokenWrongContextError} if the current Context is not the token's.
    */
   reset(token: Token<T>): void {
     if (!isToken(token)) {
@@ -241,7 +241,7 @@ export class ContextVar<T> {
    * Removes the var from the current Context; `get()` then falls back to the
    * default. An extension over Python, which has no `del`.
    *
-   * @throws {@link LookupError} if the var has no value in the current Context.
+   * @throws {@link @contextvars/core!LookupError} if the var has no value in the current Context.
    */
   delete(): void {
     const ctx = currentVars();

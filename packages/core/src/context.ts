@@ -76,7 +76,7 @@ export function callIn<R>(ctx: ContextState, fn: () => R): R {
  * ctx.get(userId); // 'alice'; the caller's context is unchanged
  * ```
  */
-export class Context implements ReadonlyMap<ContextVar<unknown>, unknown>, ContextState {
+export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
   /** @internal */ _map: Hamt<WeakRef<VarState>>;
   /** @internal */ _ver: number;
   /** @internal */ _entered: number;

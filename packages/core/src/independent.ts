@@ -7,7 +7,8 @@
 import { type Context, callIn, copyContext } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 
-type AnyGenerator =
+/** Any generator or async generator. */
+export type AnyGenerator =
   | Generator<unknown, unknown, unknown>
   | AsyncGenerator<unknown, unknown, unknown>;
 

@@ -25,7 +25,7 @@ export {
   TokenWrongContextError,
   TokenWrongVarError,
 } from './errors.js';
-export { independent } from './independent.js';
+export { type AnyGenerator, independent } from './independent.js';
 export {
   generateRequestId,
   isValidRequestId,

@@ -8,8 +8,6 @@ import type { ContextVar } from './context-var.js';
 import { IllegalConstructorError } from './errors.js';
 import { type ContextState, disposeSymbol, inspectSymbol, TOKEN_BRAND } from './runtime.js';
 
-const MISSING_SYMBOL: unique symbol = Symbol.for('@contextvars/core:Token.MISSING') as never;
-
 /** @internal Guards the constructor: only a ContextVar may create tokens. */
 export const kCreateToken = Symbol('createToken');
 
@@ -27,7 +25,7 @@ export const kCreateToken = Symbol('createToken');
  */
 export class Token<T> implements Disposable {
   /** `oldValue` of a token whose var had no value before the `set`. */
-  static readonly MISSING: typeof MISSING_SYMBOL = MISSING_SYMBOL;
+  static readonly MISSING: unique symbol = Symbol.for('@contextvars/core:Token.MISSING') as never;
 
   /** The variable whose `set` created this token. */
   readonly var: ContextVar<T>;

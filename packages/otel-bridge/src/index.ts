@@ -6,6 +6,7 @@
 export { ContextVarsContextManager, registerContextManager } from './context-manager.js';
 export {
   type ChildLogger,
+  type LogFn,
   type PinoMixinOptions,
   pinoMixin,
   RequestLoggerVar,
@@ -15,6 +16,7 @@ export {
   activeOtelContext,
   baggageVars,
   extractTraceContext,
+  type IncomingHeaders,
   injectTraceContext,
 } from './propagation.js';
 export { type ContextVarSpanProcessor, contextVarAttributes } from './span-attributes.js';

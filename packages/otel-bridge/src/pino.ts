@@ -9,7 +9,6 @@ import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { activeOtelContext } from './propagation.js';
 
 const MISSING = Symbol('missing');
-const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** Options of {@link pinoMixin}. Field names default to `@opentelemetry/instrumentation-pino`'s. */
 export interface PinoMixinOptions {
@@ -56,11 +55,13 @@ export function pinoMixin(options: PinoMixinOptions = {}): () => Record<string, 
       out ??= {};
       out[key] = value;
     }
-    return out ?? (EMPTY as Record<string, unknown>);
+    // A fresh object every time: pino's default merge strategy writes into it.
+    return out ?? {};
   };
 }
 
-type LogFn = (...args: any[]) => void;
+/** A pino log method. */
+export type LogFn = (...args: any[]) => void;
 
 /** What {@link requestLogger} needs of a logger: pino's `child` and level methods. */
 export interface ChildLogger {

@@ -120,9 +120,10 @@ export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPr
   };
 }
 
-type Headers = Record<string, string | string[] | undefined>;
+/** Incoming HTTP headers, as Node's `IncomingMessage#headers` has them. */
+export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
-function header(headers: Headers, name: string): string | undefined {
+function header(headers: IncomingHeaders, name: string): string | undefined {
   const value = headers[name];
   return typeof value === 'string' ? value : undefined; // repeated → ignored
 }
@@ -139,7 +140,7 @@ function header(headers: Headers, name: string): string | undefined {
  *
  * @returns The OpenTelemetry context now current.
  */
-export function extractTraceContext(headers: Headers): OtelContext {
+export function extractTraceContext(headers: IncomingHeaders): OtelContext {
   let ctx = activeOtelContext();
   if (headers === null || typeof headers !== 'object') return ctx;
   const existing = trace.getSpanContext(ctx);

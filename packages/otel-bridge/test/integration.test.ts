@@ -265,3 +265,17 @@ describe('pino mixin and request logger outside requests', () => {
     expect(context.active()).toBeDefined();
   });
 });
+
+describe('pinoMixin with a merge object', () => {
+  it('returns a fresh object per line, which pino may write into', () => {
+    const mixin = pinoMixin();
+    const a = mixin();
+    const b = mixin();
+    expect(a).not.toBe(b);
+    expect(Object.isExtensible(a)).toBe(true);
+    logger.info({ first: 1 }, 'with merge object');
+    logger.info('second');
+    const second = lines.find((l) => l.msg === 'second');
+    expect(second.first).toBeUndefined();
+  });
+});
