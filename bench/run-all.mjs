@@ -25,7 +25,10 @@ let failed = false;
 const started = Date.now();
 for (const [title, args, extra] of runs) {
   console.log(`\n## ${title}\n`);
-  const result = spawnSync(tsx, args, { env: { ...env, ...extra }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const result = spawnSync(tsx, args, {
+    env: { ...env, ...extra },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (result.status !== 0) failed = true;
 }
 console.log(`\n(${quick ? 'quick' : 'full'} run, ${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -40,19 +40,49 @@ describe.each(FRAMEWORKS)('%s: faults', (framework) => {
     });
   });
 
+  it('a synchronous throw in a hook/middleware reaches the error handler in context', async () => {
+    const res = await send(`${base}/work`, {
+      headers: { 'x-fail': 'sync-hook', 'x-request-id': 'sync-hook-1', 'x-value': 'sh' },
+    });
+    expect(res.status).toBe(500);
+    expect(handled.find((h) => h.message === 'sync hook failed')).toEqual({
+      id: 'sync-hook-1',
+      value: 'sh',
+      message: 'sync hook failed',
+    });
+  });
+
+  it('an error handler that throws gives a 500, and the connection serves the next request cleanly', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const res = await send(`${base}/fail`, {
+        headers: { 'x-request-id': 'eh-1', 'x-value': 'error-handler-throws' },
+        agent,
+      });
+      expect(res.status).toBe(500);
+      const next = await send(`${base}/sync`, {
+        headers: { 'x-request-id': 'eh-2', 'x-value': 'fine' },
+        agent,
+      });
+      expect(next.json()).toEqual({ id: 'eh-2', value: 'fine' });
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('an async throw in a handler: the error handler’s log line carries the request id', async () => {
     const res = await send(`${base}/fail`, {
       headers: { 'x-request-id': 'fail-1', 'x-value': 'fv' },
     });
     expect(res.status).toBe(500);
-    expect(handled.find((h) => h.message === 'handler failed')).toEqual({
+    expect(handled.find((h) => h.id === 'fail-1')).toEqual({
       id: 'fail-1',
       value: 'fv',
       message: 'handler failed',
     });
     const line = lines
       .map((l) => JSON.parse(l))
-      .find((l) => l.msg === 'request failed' && l.err.message === 'handler failed');
+      .find((l) => l.msg === 'request failed' && l.request_id === 'fail-1');
     expect(line.request_id).toBe('fail-1');
     expect(line.value).toBe('fv');
   });

@@ -131,6 +131,8 @@ export async function createApp(framework: Framework, options: AppOptions = {}):
       value: requestValue.get(undefined),
       message: err.message,
     });
+    if (requestValue.get(undefined) === 'error-handler-throws')
+      throw new Error('the error handler failed too');
   };
   const respond = async () => {
     const seen = await work();
@@ -144,6 +146,10 @@ export async function createApp(framework: Framework, options: AppOptions = {}):
       await app.register(fastifyContextvars, { onRequest: (req) => setUp(req.headers, options) });
     app.addHook('preHandler', async (req) => {
       if (req.headers['x-fail'] === 'hook') throw new Error('hook failed');
+    });
+    app.addHook('preValidation', (req, _reply, done) => {
+      if (req.headers['x-fail'] === 'sync-hook') throw new Error('sync hook failed');
+      done();
     });
     app.post('/work', async () => respond());
     app.get('/work', async () => respond());
@@ -167,6 +173,7 @@ export async function createApp(framework: Framework, options: AppOptions = {}):
       app.use(expressContextvars({ onRequest: (req) => setUp(req.headers, options) }));
     app.use(express.json());
     app.use((req, _res, next) => {
+      if (req.headers['x-fail'] === 'sync-hook') throw new Error('sync hook failed');
       if (req.headers['x-fail'] === 'hook') next(new Error('hook failed'));
       else next();
     });
@@ -219,6 +226,7 @@ export async function createApp(framework: Framework, options: AppOptions = {}):
   app.use(bodyParser());
   app.use(async (ctx) => {
     if (ctx.get('x-fail') === 'hook') throw new Error('hook failed');
+    if (ctx.get('x-fail') === 'sync-hook') throw new Error('sync hook failed');
     if (ctx.path === '/work') ctx.body = await respond();
     else if (ctx.path === '/fail') {
       await sleep(1);

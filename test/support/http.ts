@@ -222,3 +222,28 @@ export function rawRequest(baseUrl: string, head: string): Promise<string> {
  * time, for at most a second, is Node's behaviour, not a leak of ours.
  */
 export const settle = () => sleep(1100);
+
+/** Posts a multipart form (the form-data package) to `url`; resolves with the parsed JSON answer. */
+export function postForm(
+  url: string,
+  form: {
+    submit(
+      params: object,
+      cb: (err: Error | null, res: import('node:http').IncomingMessage) => void,
+    ): unknown;
+  },
+  headers: Record<string, string> = {},
+): Promise<any> {
+  const { port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    form.submit({ host: '127.0.0.1', port, path: pathname, headers }, (err, res) => {
+      if (err) return reject(err);
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve(JSON.parse(body)));
+    });
+  });
+}

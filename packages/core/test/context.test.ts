@@ -8,15 +8,7 @@ import {
   InvalidArgTypeError,
   wrap,
 } from '../src/index.js';
-
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from './helpers.js';
 
 describe('Context', () => {
   it('new Context() is empty and takes no arguments', () => {

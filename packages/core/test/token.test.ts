@@ -11,15 +11,7 @@ import {
   TokenWrongContextError,
   TokenWrongVarError,
 } from '../src/index.js';
-
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from './helpers.js';
 
 describe('Token', () => {
   it('records the var and the old value (MISSING when unset)', () => {

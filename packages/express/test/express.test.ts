@@ -18,6 +18,7 @@ import {
   collectedAll,
   HOSTILE_REQUEST_IDS,
   listen,
+  postForm,
   postJson,
   send,
   sendChunked,
@@ -48,21 +49,6 @@ async function start(app: ReturnType<Express>): Promise<string> {
   const server = (await import('node:http')).createServer(app);
   servers.push(server);
   return listen(server);
-}
-
-function postForm(url: string, form: FormData, headers: Record<string, string> = {}): Promise<any> {
-  const { port, pathname } = new URL(url);
-  return new Promise((resolve, reject) => {
-    form.submit({ host: '127.0.0.1', port, path: pathname, headers } as never, (err, res) => {
-      if (err) return reject(err);
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve(JSON.parse(body)));
-    });
-  });
 }
 
 describe.each(versions)('%s', (_name, express, catchesAsyncErrors) => {

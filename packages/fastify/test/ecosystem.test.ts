@@ -5,7 +5,7 @@ import multipart from '@fastify/multipart';
 import Fastify from 'fastify';
 import FormData from 'form-data';
 import { afterEach, describe, expect, it } from 'vitest';
-import { close, listen, send, sleep } from '../../../test/support/http.js';
+import { close, listen, postForm, send, sleep } from '../../../test/support/http.js';
 import { contextvars } from '../src/index.js';
 
 const user = new ContextVar<string>('user', { default: 'none' });
@@ -18,29 +18,6 @@ async function start(app: ReturnType<typeof Fastify>) {
   apps.push(app);
   await app.ready();
   return listen(app.server);
-}
-
-function postForm(url: string, form: FormData, headers: Record<string, string> = {}): Promise<any> {
-  return new Promise((resolve, reject) => {
-    form.submit(
-      {
-        ...new URL(url),
-        host: '127.0.0.1',
-        port: new URL(url).port,
-        path: new URL(url).pathname,
-        headers,
-      } as never,
-      (err, res) => {
-        if (err) return reject(err);
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => resolve(JSON.parse(body)));
-      },
-    );
-  });
 }
 
 describe('Fastify ecosystem', () => {
