@@ -43,14 +43,34 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
   return function contextvarsMiddleware(kctx, next) {
     const id = scope.idFor(kctx, kctx.req);
     if (echo !== undefined) kctx.set(echo, id);
-    const ctx = scope.enter(kctx.req, kctx.res);
-    // Koa reports errors (and emits app 'error') from a promise chain that began
-    // before this middleware: run its handler in the request's Context.
-    const onerror = kctx.onerror;
-    kctx.onerror = function contextvarsOnerror(this: unknown, err: unknown) {
-      // Koa clears every header before an error response and then sets `err.headers`.
+    patchOnerror(kctx, echo);
+    return scope.enter(kctx.req, kctx.res).run(() => {
+      const pending = scope.start(kctx, id);
+      return pending === undefined ? next() : pending.then(next);
+    });
+  };
+}
+
+const kPatched = Symbol.for('@contextvars/koa:onerror');
+const MISSING = Symbol('missing');
+
+/**
+ * Koa reports errors (and emits the app's 'error') from a promise chain that began
+ * before any middleware, and clears every response header first. Once per app, its
+ * context prototype's `onerror` is wrapped to run in the request's Context and to
+ * put the request id back through `err.headers`, which Koa sets after clearing.
+ */
+function patchOnerror(kctx: KoaContextLike, echo: string | undefined): void {
+  const proto = Object.getPrototypeOf(kctx) as KoaContextLike & { [kPatched]?: true };
+  if (proto === null || proto[kPatched]) return;
+  const onerror = proto.onerror;
+  Object.defineProperty(proto, kPatched, { value: true });
+  proto.onerror = function contextvarsOnerror(this: KoaContextLike, err: unknown) {
+    return runInRequestContext(this.req, () => {
+      const id = requestId.get(MISSING);
       if (
         echo !== undefined &&
+        id !== MISSING &&
         err !== null &&
         typeof err === 'object' &&
         Object.isExtensible(err)
@@ -58,11 +78,7 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
         const carrier = err as { headers?: Record<string, unknown> };
         carrier.headers = { ...carrier.headers, [echo]: id };
       }
-      return runInRequestContext(kctx.req, () => onerror.call(this, err));
-    };
-    return ctx.run(() => {
-      const pending = scope.start(kctx, id);
-      return pending === undefined ? next() : pending.then(next);
+      return onerror.call(this, err);
     });
   };
 }
