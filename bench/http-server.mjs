@@ -33,10 +33,79 @@ const readers = {
 };
 const payload = () => ({ hello: 'world', ...readers[variant]() });
 
+/** Many vars per request: `contextvars-10`, `contextvars-100`. */
+const manyVars = Array.from({ length: 100 }, (_, i) => new ContextVar(`v${i}`));
+const varCount = /^contextvars-(\d+)$/.exec(variant)?.[1];
+
+/** The OpenTelemetry SDK with one span per request, on either context manager. */
+async function setUpOtel(manager) {
+  const { context, trace } = await import('@opentelemetry/api');
+  const { BasicTracerProvider, SimpleSpanProcessor } = await import(
+    '@opentelemetry/sdk-trace-base'
+  );
+  // An exporter that keeps nothing: a long run must not measure a growing array.
+  const exporter = {
+    export: (_spans, done) => done({ code: 0 }),
+    shutdown: () => Promise.resolve(),
+  };
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  context.setGlobalContextManager(manager.enable());
+  trace.setGlobalTracerProvider(provider);
+  const tracer = trace.getTracer('bench');
+  return (fn) =>
+    tracer.startActiveSpan('handler', (span) => {
+      const out = fn();
+      span.end();
+      return out;
+    });
+}
+
 async function fastifyServer() {
   const { default: Fastify } = await import('fastify');
   const app = Fastify();
-  if (variant === 'contextvars') {
+  if (variant === 'otel-contextvars' || variant === 'otel-als') {
+    let manager;
+    if (variant === 'otel-contextvars') {
+      const { ContextVarsContextManager } = await import('@contextvars/otel-bridge');
+      manager = new ContextVarsContextManager();
+    } else {
+      const { AsyncLocalStorageContextManager } = await import(
+        '@opentelemetry/context-async-hooks'
+      );
+      manager = new AsyncLocalStorageContextManager();
+    }
+    const inSpan = await setUpOtel(manager);
+    if (variant === 'otel-contextvars') {
+      const { contextvars } = await import('@contextvars/fastify');
+      const { extractTraceContext } = await import('@contextvars/otel-bridge');
+      await app.register(contextvars, {
+        onRequest: (req) => {
+          extractTraceContext(req.headers);
+          setVars();
+        },
+      });
+      readers[variant] = readers.contextvars;
+    } else {
+      app.addHook('onRequest', (_req, _reply, done) => als.run(alsStore(), done));
+      readers[variant] = readers.als;
+    }
+    app.get('/', async () => inSpan(payload));
+    app.post('/', async (req) =>
+      inSpan(() => ({ ...payload(), size: Object.keys(req.body).length })),
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return app.server.address().port;
+  }
+  if (varCount !== undefined) {
+    const { contextvars } = await import('@contextvars/fastify');
+    const n = Number(varCount);
+    await app.register(contextvars, {
+      onRequest: () => {
+        for (let i = 0; i < n; i++) manyVars[i].set(i);
+      },
+    });
+    readers[variant] = () => ({ first: manyVars[0].get(), last: manyVars[n - 1].get() });
+  } else if (variant === 'contextvars') {
     const { contextvars } = await import('@contextvars/fastify');
     await app.register(contextvars, { onRequest: setVars });
   } else if (variant === 'als') {
@@ -62,6 +131,13 @@ async function fastifyServer() {
   }
   app.get('/', async () => payload());
   app.post('/', async (req) => ({ ...payload(), size: Object.keys(req.body).length }));
+  if (typeof globalThis.gc === 'function') {
+    // For the scale benchmark (run with --expose-gc): heap used after a full GC.
+    app.get('/__heap', async () => {
+      globalThis.gc();
+      return { heapUsed: process.memoryUsage().heapUsed };
+    });
+  }
   await app.listen({ port: 0, host: '127.0.0.1' });
   return app.server.address().port;
 }
@@ -129,14 +205,28 @@ async function koaServer() {
 
 /** The variants each framework is measured with; `bare` first. */
 export const VARIANTS = {
-  fastify: ['bare', 'contextvars', 'als', 'request-context', 'cls-rtracer'],
+  fastify: [
+    'bare',
+    'contextvars',
+    'als',
+    'request-context',
+    'cls-rtracer',
+    'otel-als',
+    'otel-contextvars',
+  ],
+  'fastify-vars': ['bare', 'contextvars-1', 'contextvars-10', 'contextvars-100'],
   express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
   koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
 };
 
-const servers = { fastify: fastifyServer, express: expressServer, koa: koaServer };
+const servers = {
+  fastify: fastifyServer,
+  'fastify-vars': fastifyServer,
+  express: expressServer,
+  koa: koaServer,
+};
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (!servers[framework] || !VARIANTS[framework].includes(variant)) {
+  if (!servers[framework] || !VARIANTS[framework]?.includes(variant)) {
     console.error(
       `usage: node http-server.mjs <framework> <variant>; variants: ${JSON.stringify(VARIANTS)}`,
     );

@@ -17,8 +17,11 @@ const runs = [
   [
     'HTTP',
     [join(here, 'http.bench.ts')],
-    quick ? { BENCH_VARIANTS: 'bare,contextvars,als' } : { BENCH_RUNS: '3', BENCH_DURATION: '5' },
+    quick
+      ? { BENCH_VARIANTS: 'bare,contextvars,als', BENCH_FRAMEWORKS: 'fastify,express,koa' }
+      : { BENCH_RUNS: '3', BENCH_DURATION: '4' },
   ],
+  ['Scale: memory and throughput over a long run', [join(here, 'scale.bench.ts')], {}],
 ];
 
 let failed = false;
