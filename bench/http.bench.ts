@@ -117,16 +117,30 @@ for (const framework of FRAMEWORKS) {
         results[variant]!.push(await measure(framework, variant, method));
     }
     const bare = median(results.bare!)!;
-    const ours = median(results.contextvars ?? [Number.NaN])!;
+    // Each variant is compared with ours of the same kind: the OpenTelemetry stacks
+    // with each other, the many-vars variants with one var.
+    const oursFor = (variant: string) => {
+      const key = variant.startsWith('otel-')
+        ? 'otel-contextvars'
+        : results.contextvars
+          ? 'contextvars'
+          : 'contextvars-1';
+      return results[key] ? median(results[key]!)! : undefined;
+    };
+    const isOurs = (variant: string) =>
+      variant === 'contextvars' ||
+      variant === 'otel-contextvars' ||
+      variant.startsWith('contextvars-');
     for (const variant of variants) {
       const value = median(results[variant]!)!;
+      const ours = oursFor(variant);
       rows.push([
         framework,
         method,
         variant,
         value.toFixed(0),
         (value / bare).toFixed(3),
-        variant === 'contextvars' ? '' : (ours / value).toFixed(3),
+        isOurs(variant) || ours === undefined ? '' : (ours / value).toFixed(3),
       ]);
       console.error(`${framework} ${method} ${variant}: ${value.toFixed(0)} req/s`);
     }
