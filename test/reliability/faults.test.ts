@@ -1,20 +1,16 @@
 import { Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, FRAMEWORKS } from '../support/apps.js';
-import { close, listen, send, sleep } from '../support/http.js';
+import { close, listen, send, sleep, watchUncaught } from '../support/http.js';
 
 describe.each(FRAMEWORKS)('%s: faults', (framework) => {
   const handled: Array<{ id: string | undefined; value: string | undefined; message: string }> = [];
   const lines: string[] = [];
   let base: string;
   let server: Awaited<ReturnType<typeof createApp>>;
-  let uncaught = 0;
-  const onUncaught = () => {
-    uncaught++;
-  };
+  let uncaught: ReturnType<typeof watchUncaught>;
   beforeAll(async () => {
-    process.on('uncaughtException', onUncaught);
-    process.on('unhandledRejection', onUncaught);
+    uncaught = watchUncaught();
     server = await createApp(framework, {
       log: (line) => lines.push(line),
       onHandledError: (seen) => handled.push(seen),
@@ -22,8 +18,7 @@ describe.each(FRAMEWORKS)('%s: faults', (framework) => {
     base = await listen(server);
   });
   afterAll(async () => {
-    process.off('uncaughtException', onUncaught);
-    process.off('unhandledRejection', onUncaught);
+    uncaught.stop();
     await close(server);
   });
 
@@ -143,6 +138,6 @@ describe.each(FRAMEWORKS)('%s: faults', (framework) => {
   });
 
   it('no uncaught exception or unhandled rejection during the run', () => {
-    expect(uncaught).toBe(0);
+    expect(uncaught.count).toBe(0);
   });
 });

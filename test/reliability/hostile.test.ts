@@ -7,6 +7,7 @@ import {
   RAW_HOSTILE_REQUEST_IDS,
   rawRequest,
   send,
+  watchUncaught,
 } from '../support/http.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -40,17 +41,14 @@ describe.each(FRAMEWORKS)('%s: hostile and malformed input', (framework) => {
   const lines: string[] = [];
   let base: string;
   let server: Awaited<ReturnType<typeof createApp>>;
-  let uncaught = 0;
-  const onUncaught = () => {
-    uncaught++;
-  };
+  let uncaught: ReturnType<typeof watchUncaught>;
   beforeAll(async () => {
-    process.on('uncaughtException', onUncaught);
+    uncaught = watchUncaught();
     server = await createApp(framework, { log: (line) => lines.push(line) });
     base = await listen(server);
   });
   afterAll(async () => {
-    process.off('uncaughtException', onUncaught);
+    uncaught.stop();
     await close(server);
   });
 
@@ -106,6 +104,6 @@ describe.each(FRAMEWORKS)('%s: hostile and malformed input', (framework) => {
         expect(parsed.request_id).toMatch(/^[A-Za-z0-9._:@/+=-]{1,128}$/);
       expect(parsed.level).toBeLessThan(60);
     }
-    expect(uncaught).toBe(0);
+    expect(uncaught.count).toBe(0);
   });
 });

@@ -6,6 +6,7 @@ import {
   type Agent,
   request as httpRequest,
   type IncomingHttpHeaders,
+  type IncomingMessage,
   type Server,
 } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
@@ -41,27 +42,34 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** Reads a whole response into a {@link Response}. */
+function readResponse(
+  res: IncomingMessage,
+  resolve: (r: Response) => void,
+  reject: (e: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    resolve({
+      status: res.statusCode ?? 0,
+      headers: res.headers,
+      rawHeaders: res.rawHeaders,
+      body,
+      json: () => JSON.parse(body),
+    });
+  });
+  res.on('error', reject);
+}
+
 /** One HTTP request; rejects after `timeoutMs` (default 10 s) instead of hanging. */
 export function send(url: string, options: RequestOptions = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       url,
       { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            rawHeaders: res.rawHeaders,
-            body,
-            json: () => JSON.parse(body),
-          });
-        });
-        res.on('error', reject);
-      },
+      (res) => readResponse(res, resolve, reject),
     );
     req.setTimeout(options.timeoutMs ?? 10_000, () => req.destroy(new Error(`timeout: ${url}`)));
     req.on('error', reject);
@@ -88,22 +96,7 @@ export function sendChunked(
     const req = httpRequest(
       url,
       { method: 'POST', headers: { 'transfer-encoding': 'chunked', ...headers }, agent: false },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            rawHeaders: res.rawHeaders,
-            body,
-            json: () => JSON.parse(body),
-          }),
-        );
-      },
+      (res) => readResponse(res, resolve, reject),
     );
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
@@ -227,10 +220,7 @@ export const settle = () => sleep(1100);
 export function postForm(
   url: string,
   form: {
-    submit(
-      params: object,
-      cb: (err: Error | null, res: import('node:http').IncomingMessage) => void,
-    ): unknown;
+    submit(params: object, cb: (err: Error | null, res: IncomingMessage) => void): unknown;
   },
   headers: Record<string, string> = {},
 ): Promise<any> {
@@ -246,4 +236,23 @@ export function postForm(
       res.on('end', () => resolve(JSON.parse(body)));
     });
   });
+}
+
+/** Counts uncaught exceptions and unhandled rejections until `stop()`. */
+export function watchUncaught(): { readonly count: number; stop(): void } {
+  let count = 0;
+  const onError = () => {
+    count++;
+  };
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  return {
+    get count() {
+      return count;
+    },
+    stop() {
+      process.off('uncaughtException', onError);
+      process.off('unhandledRejection', onError);
+    },
+  };
 }
