@@ -21,7 +21,7 @@ import {
   TokenWrongContextError,
   TokenWrongVarError,
 } from './errors.js';
-import { Leaf } from './hamt.js';
+import { Hamt, Leaf } from './hamt.js';
 import {
   BOXED,
   type ContextState,
@@ -178,14 +178,17 @@ export class ContextVar<T> {
    */
   set(value: T): Token<T> {
     const ctx = currentVars();
-    const map = ctx._map;
-    const old = map.find(this._hash, this._id);
-    const oldValue = old === undefined ? Token.MISSING : leafValue(this, old);
-    this.write(ctx, value);
-    return new Token(kCreateToken, this, ctx, oldValue);
+    const old = this.write(ctx, value);
+    return new Token(
+      kCreateToken,
+      this,
+      ctx,
+      old === undefined ? Token.MISSING : leafValue(this, old),
+    );
   }
 
-  private write(ctx: ContextState, value: T): void {
+  /** Stores `value` in `ctx`; returns the leaf it replaced (`undefined` if the var was unset). */
+  private write(ctx: ContextState, value: T): Leaf<unknown> | undefined {
     const ver = ++runtime.lastVersion;
     let leaf: Leaf<WeakRef<ContextVar<T>>>;
     if (value === null || (typeof value !== 'object' && typeof value !== 'function')) {
@@ -198,6 +201,7 @@ export class ContextVar<T> {
     }
     ctx._map = ctx._map.set(leaf);
     ctx._ver = ver;
+    return Hamt.takeReplaced();
   }
 
   /**

@@ -91,8 +91,10 @@ function pair<P>(shift: number, a: Leaf<P>, b: Leaf<P>): Node<P> {
   return new BitmapNode((1 << ia) | (1 << ib), ia < ib ? [a, b] : [b, a]);
 }
 
-// `added` reports whether the key was new, so the map can keep its size.
+// `added` reports whether the key was new, so the map can keep its size; `replaced`
+// is the leaf the last `set` replaced, so a caller needs no lookup before it.
 let added = false;
+let replaced: Leaf<unknown> | undefined;
 
 function assoc<P>(node: Node<P>, shift: number, leaf: Leaf<P>): Node<P> {
   if (node.kind === COLLISION) {
@@ -100,6 +102,7 @@ function assoc<P>(node: Node<P>, shift: number, leaf: Leaf<P>): Node<P> {
       const leaves = node.leaves;
       for (let i = 0; i < leaves.length; i++) {
         if (leaves[i]!.id === leaf.id) {
+          replaced = leaves[i];
           const copy = leaves.slice();
           copy[i] = leaf;
           return new CollisionNode(node.hash, copy);
@@ -121,7 +124,10 @@ function assoc<P>(node: Node<P>, shift: number, leaf: Leaf<P>): Node<P> {
   }
   const child = node.slots[index]!;
   if (child.kind === LEAF) {
-    if (child.id === leaf.id) return new BitmapNode(node.bitmap, withSlot(node.slots, index, leaf));
+    if (child.id === leaf.id) {
+      replaced = child;
+      return new BitmapNode(node.bitmap, withSlot(node.slots, index, leaf));
+    }
     added = true;
     return new BitmapNode(
       node.bitmap,
@@ -230,8 +236,20 @@ export class Hamt<P> {
   /** A new map in which `leaf` is stored under `leaf.id` (replacing any earlier leaf). */
   set(leaf: Leaf<P>): Hamt<P> {
     added = false;
+    replaced = undefined;
     const root = assoc(this.root, 0, leaf) as BitmapNode<P>;
     return new Hamt(root, added ? this.size + 1 : this.size);
+  }
+
+  /**
+   * The leaf that the latest `set` (on any map) replaced, or `undefined` if its key
+   * was new. Read it right after the `set`; reading forgets it, so the map module
+   * never keeps a replaced value alive.
+   */
+  static takeReplaced<P>(): Leaf<P> | undefined {
+    const leaf = replaced;
+    replaced = undefined;
+    return leaf as Leaf<P> | undefined;
   }
 
   /** A new map without `id`; `this` when the key is absent. */

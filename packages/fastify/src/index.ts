@@ -50,8 +50,6 @@ export function genReqId(
   return (raw) => scope.idFor(raw, raw);
 }
 
-const kPolicyId = Symbol('contextvars.policyId');
-
 const REENTERED_HOOKS = new Set(['onResponse', 'onTimeout', 'onRequestAbort']);
 
 type Hook = (this: unknown, request: FastifyRequest, ...rest: unknown[]) => unknown;
@@ -84,11 +82,13 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
     done(err as Error);
     return;
   }
-  // Remember the id handed to Fastify, so the hook below need not validate it again.
+  // The last id handed to Fastify, so the hook below need not validate it again. A
+  // string, not the request: nothing of a request outlives it here. When hooks
+  // interleave, the check below merely falls back to validating.
+  let lastId: string | undefined;
   app.setGenReqId((raw) => {
-    const id = scope.idFor(raw, raw);
-    (raw as { [kPolicyId]?: string })[kPolicyId] = id;
-    return id;
+    lastId = scope.idFor(raw, raw);
+    return lastId;
   });
   const logLabel =
     (app.initialConfig as { requestIdLogLabel?: string }).requestIdLogLabel ?? 'reqId';
@@ -96,7 +96,7 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
 
   app.addHook('onRequest', function contextvarsOnRequest(request, reply, next) {
     let id = request.id as unknown;
-    if (id !== (request.raw as { [kPolicyId]?: string })[kPolicyId] && !isValidRequestId(id)) {
+    if (id !== lastId && !isValidRequestId(id)) {
       // Fastify's own requestIdHeader passed a header through verbatim (Fastify 4's
       // default): replace it, and the logger binding that carries it.
       id = scope.newId(request.raw);
