@@ -60,6 +60,51 @@ async function setUpOtel(manager) {
     });
 }
 
+/**
+ * Fastify with pino writing one line per request to a file (asynchronously, as
+ * in production): with no mixin and no context library (`no-mixin`), with a raw
+ * AsyncLocalStorage hook whose mixin reads the request id from the store
+ * (`als-mixin`), and with the adapter and the bridge's `pinoMixin` (`pinomixin`).
+ */
+async function fastifyLogServer() {
+  const { default: Fastify } = await import('fastify');
+  const { default: pino } = await import('pino');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { rmSync } = await import('node:fs');
+  const file = join(tmpdir(), `contextvars-bench-${process.pid}.log`);
+  process.on('exit', () => rmSync(file, { force: true }));
+  let mixin;
+  if (variant === 'als-mixin') {
+    mixin = () => {
+      const store = als.getStore();
+      return store === undefined ? {} : { request_id: store.requestId };
+    };
+  } else if (variant === 'pinomixin') {
+    const { pinoMixin } = await import('@contextvars/otel-bridge');
+    mixin = pinoMixin();
+  }
+  const logger = pino(
+    { level: 'info', ...(mixin ? { mixin } : {}) },
+    pino.destination({ dest: file, sync: false }),
+  );
+  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true });
+  if (variant === 'als-mixin') {
+    app.addHook('onRequest', (req, _reply, done) => als.run({ requestId: req.id }, done));
+  } else if (variant === 'pinomixin') {
+    const { contextvars } = await import('@contextvars/fastify');
+    await app.register(contextvars);
+  }
+  const handle = (req) => {
+    req.log.info('handled');
+    return { hello: 'world' };
+  };
+  app.get('/', async (req) => handle(req));
+  app.post('/', async (req) => ({ ...handle(req), size: Object.keys(req.body).length }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app.server.address().port;
+}
+
 async function fastifyServer() {
   const { default: Fastify } = await import('fastify');
   const app = Fastify();
@@ -203,7 +248,7 @@ async function koaServer() {
   return server.address().port;
 }
 
-/** The variants each framework is measured with; `bare` first. */
+/** The variants each framework is measured with; the baseline (see BASELINE) first. */
 export const VARIANTS = {
   fastify: [
     'bare',
@@ -215,12 +260,17 @@ export const VARIANTS = {
     'otel-contextvars',
   ],
   'fastify-vars': ['bare', 'contextvars-1', 'contextvars-10', 'contextvars-100'],
+  'fastify-log': ['no-mixin', 'als-mixin', 'pinomixin'],
   express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
   koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
 };
 
+/** The variant the others are divided by: `bare` unless named here. */
+export const BASELINE = { 'fastify-log': 'no-mixin' };
+
 const servers = {
   fastify: fastifyServer,
+  'fastify-log': fastifyLogServer,
   'fastify-vars': fastifyServer,
   express: expressServer,
   koa: koaServer,

@@ -24,9 +24,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 2 : 8));
 const WARMUP = QUICK ? 1 : 2;
 const CONNECTIONS = 50;
-const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS ?? 'fastify,fastify-vars,express,koa').split(',');
-/** The cost of more vars per request is measured on GET only. */
-const METHODS: Record<string, string[]> = { 'fastify-vars': ['GET'] };
+const FRAMEWORKS = (
+  process.env.BENCH_FRAMEWORKS ?? 'fastify,fastify-vars,fastify-log,express,koa'
+).split(',');
+/** The cost of more vars per request, and of logging, are measured on GET only. */
+const METHODS: Record<string, string[]> = { 'fastify-vars': ['GET'], 'fastify-log': ['GET'] };
 const body = JSON.stringify(
   Object.fromEntries(
     Array.from({ length: 40 }, (_, i) => [`field${i}`, `value-${i}-`.padEnd(14, 'x')]),
@@ -99,15 +101,17 @@ async function measure(framework: string, variant: string, method: string): Prom
   }
 }
 
-const { VARIANTS } = (await import('./http-server.mjs')) as unknown as {
+const { VARIANTS, BASELINE } = (await import('./http-server.mjs')) as unknown as {
   VARIANTS: Record<string, string[]>;
+  BASELINE: Record<string, string>;
 };
 const rows: string[][] = [];
 for (const framework of FRAMEWORKS) {
   const variants = (process.env.BENCH_VARIANTS?.split(',') ?? VARIANTS[framework]!).filter((v) =>
     VARIANTS[framework]!.includes(v),
   );
-  if (!variants.includes('bare')) variants.unshift('bare');
+  const baseline = BASELINE[framework] ?? 'bare';
+  if (!variants.includes(baseline)) variants.unshift(baseline);
   for (const method of METHODS[framework] ?? ['GET', 'POST']) {
     const results: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v, []]));
     for (let run = 0; run < RUNS; run++) {
@@ -116,20 +120,23 @@ for (const framework of FRAMEWORKS) {
       for (const variant of order)
         results[variant]!.push(await measure(framework, variant, method));
     }
-    const bare = median(results.bare!)!;
+    const bare = median(results[baseline]!)!;
     // Each variant is compared with ours of the same kind: the OpenTelemetry stacks
-    // with each other, the many-vars variants with one var.
+    // with each other, the many-vars variants with one var, the loggers with pinoMixin.
     const oursFor = (variant: string) => {
       const key = variant.startsWith('otel-')
         ? 'otel-contextvars'
-        : results.contextvars
-          ? 'contextvars'
-          : 'contextvars-1';
+        : results.pinomixin
+          ? 'pinomixin'
+          : results.contextvars
+            ? 'contextvars'
+            : 'contextvars-1';
       return results[key] ? median(results[key]!)! : undefined;
     };
     const isOurs = (variant: string) =>
       variant === 'contextvars' ||
       variant === 'otel-contextvars' ||
+      variant === 'pinomixin' ||
       variant.startsWith('contextvars-');
     for (const variant of variants) {
       const value = median(results[variant]!)!;
@@ -150,6 +157,6 @@ for (const framework of FRAMEWORKS) {
 console.log(
   `\nNode ${process.version}, ${RUNS} run(s) of ${DURATION} s after ${WARMUP} s, ${CONNECTIONS} connections, ${hasTaskset ? 'server on core 0, load on core 1' : 'not pinned'}\n`,
 );
-console.log('| framework | method | variant | req/s | × bare | ours ÷ this |');
+console.log('| framework | method | variant | req/s | × baseline | ours ÷ this |');
 console.log('| --- | --- | --- | ---: | ---: | ---: |');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);
