@@ -259,14 +259,14 @@ export const VARIANTS = {
     'otel-als',
     'otel-contextvars',
   ],
-  'fastify-vars': ['bare', 'contextvars-1', 'contextvars-10', 'contextvars-100'],
+  'fastify-vars': ['contextvars-1', 'contextvars-10', 'contextvars-100'],
   'fastify-log': ['no-mixin', 'als-mixin', 'pinomixin'],
   express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
   koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
 };
 
 /** The variant the others are divided by: `bare` unless named here. */
-export const BASELINE = { 'fastify-log': 'no-mixin' };
+export const BASELINE = { 'fastify-vars': 'contextvars-1', 'fastify-log': 'no-mixin' };
 
 const servers = {
   fastify: fastifyServer,
