@@ -12,13 +12,11 @@
 //   BENCH_FRAMEWORKS=fastify,koa ...     a subset
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { autocannon } from './autocannon.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 2 : 8));
@@ -29,12 +27,6 @@ const FRAMEWORKS = (
 ).split(',');
 /** The cost of more vars per request, and of logging, are measured on GET only. */
 const METHODS: Record<string, string[]> = { 'fastify-vars': ['GET'], 'fastify-log': ['GET'] };
-const body = JSON.stringify(
-  Object.fromEntries(
-    Array.from({ length: 40 }, (_, i) => [`field${i}`, `value-${i}-`.padEnd(14, 'x')]),
-  ),
-);
-
 let hasTaskset = false;
 try {
   execFileSync('taskset', ['-c', '0', 'true']);
@@ -62,30 +54,10 @@ async function startServer(
   throw new Error(`${framework} ${variant} did not start`);
 }
 
-async function load(port: number, method: string, seconds: number): Promise<number> {
-  const args = [
-    autocannonBin,
-    '-c',
-    String(CONNECTIONS),
-    '-d',
-    String(seconds),
-    '-j',
-    '-m',
-    method,
-  ];
-  if (method === 'POST') args.push('-H', 'content-type=application/json', '-b', body);
-  args.push(`http://127.0.0.1:${port}/`);
-  const [cmd, cargs] = pinned(1, process.execPath, args);
-  const child = spawn(cmd, cargs, { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c;
-  });
-  await once(child, 'close');
-  const result = JSON.parse(out);
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`errors from port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return result.requests.average;
+function load(port: number, method: string, seconds: number): Promise<number> {
+  return autocannon(port, method, ['-c', String(CONNECTIONS), '-d', String(seconds)], (cmd, args) =>
+    pinned(1, cmd, args),
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -12,14 +12,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { autocannon } from './autocannon.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
 /** Enough warm-up for every hot function to reach optimized code before counting. */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 20_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
@@ -32,25 +30,8 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
   process.exit(1);
 }
 
-const body = JSON.stringify(
-  Object.fromEntries(
-    Array.from({ length: 40 }, (_, i) => [`field${i}`, `value-${i}-`.padEnd(14, 'x')]),
-  ),
-);
-
-async function load(port: number, requests: number): Promise<void> {
-  const args = [autocannonBin, '-c', '10', '-a', String(requests), '-j', '-m', METHOD];
-  if (METHOD === 'POST') args.push('-H', 'content-type=application/json', '-b', body);
-  args.push(`http://127.0.0.1:${port}/`);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => {
-    out += c;
-  });
-  await once(child, 'close');
-  const result = JSON.parse(out);
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`errors from port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+function load(port: number, requests: number): Promise<number> {
+  return autocannon(port, METHOD, ['-c', '10', '-a', String(requests)]);
 }
 
 function control(pid: number, ...args: string[]): void {
