@@ -14,7 +14,7 @@ import {
 } from '@contextvars/core';
 import {
   context,
-  createTraceState,
+  diag,
   isSpanContextValid,
   type Context as OtelContext,
   propagation,
@@ -23,10 +23,12 @@ import {
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
+import { outgoingTraceFlags, withIncomingTrace } from './trace-flags.js';
+import { parseTraceState, serializeTraceState } from './trace-state.js';
 import {
+  type BaggageMember,
   formatBaggage,
   formatTraceParent,
-  MAX_TRACESTATE_LENGTH,
   parseBaggage,
   parseTraceParent,
 } from './w3c.js';
@@ -71,13 +73,23 @@ function outgoingBaggage(
   ctx: OtelContext,
   vars: Iterable<readonly [string, ContextVar<any>]>,
 ): string {
-  const entries = new Map<string, string>();
+  const entries = new Map<string, string | BaggageMember>();
   const bag = propagation.getBaggage(ctx);
   if (bag !== undefined)
-    for (const [key, entry] of bag.getAllEntries()) entries.set(key, entry.value);
+    for (const [key, entry] of bag.getAllEntries()) {
+      // Properties ride along as OpenTelemetry keeps them: opaque metadata.
+      const properties = entry.metadata?.toString();
+      entries.set(key, properties ? { value: entry.value, properties } : entry.value);
+    }
   for (const [key, v] of vars) {
     const value = v.get(MISSING);
-    if (value !== MISSING && value !== undefined && value !== null) entries.set(key, String(value));
+    if (value === MISSING || value === undefined || value === null) continue;
+    try {
+      entries.set(key, String(value));
+    } catch (err) {
+      // A value whose toString throws must not break the outgoing call.
+      diag.warn(`contextvars: baggage "${key}" could not be converted to a string; not sent`, err);
+    }
   }
   return formatBaggage(entries);
 }
@@ -123,11 +135,6 @@ export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPr
 /** Incoming HTTP headers, as Node's `IncomingMessage#headers` has them. */
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
-function header(headers: IncomingHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return typeof value === 'string' ? value : undefined; // repeated → ignored
-}
-
 /**
  * Makes an incoming request's `traceparent`, `tracestate` and `baggage` current in
  * the request's Context, and sets the vars of every {@link baggageVars} mapping
@@ -145,21 +152,11 @@ export function extractTraceContext(headers: IncomingHeaders): OtelContext {
   if (headers === null || typeof headers !== 'object') return ctx;
   const existing = trace.getSpanContext(ctx);
   if (existing === undefined || !isSpanContextValid(existing)) {
-    const parent = parseTraceParent(header(headers, 'traceparent'));
+    // A repeated traceparent is invalid; repeated tracestate fields are combined.
+    const parent = parseTraceParent(headers.traceparent);
     if (parent !== undefined) {
-      const rawState = header(headers, 'tracestate');
-      let traceState: ReturnType<typeof createTraceState> | undefined;
-      if (
-        rawState !== undefined &&
-        rawState.length <= MAX_TRACESTATE_LENGTH &&
-        !/[\r\n]/.test(rawState)
-      ) {
-        try {
-          traceState = createTraceState(rawState);
-        } catch {
-          traceState = undefined;
-        }
-      }
+      const traceState = parseTraceState(headers.tracestate);
+      ctx = withIncomingTrace(ctx, parent);
       ctx = trace.setSpanContext(ctx, { ...parent, isRemote: true, traceState });
     }
   }
@@ -183,9 +180,10 @@ export function injectTraceContext<H extends Record<string, string>>(headers: H 
   const spanContext = trace.getSpanContext(ctx);
   const out = headers as Record<string, string>;
   if (spanContext !== undefined && isSpanContextValid(spanContext)) {
-    out.traceparent = formatTraceParent(spanContext);
-    const state = spanContext.traceState?.serialize();
-    if (state) out.tracestate = state;
+    const traceFlags = outgoingTraceFlags(ctx, spanContext);
+    out.traceparent = formatTraceParent({ ...spanContext, traceFlags });
+    const state = serializeTraceState(spanContext.traceState);
+    if (state !== undefined) out.tracestate = state;
   }
   const baggage = outgoingBaggage(ctx, baggageRegistry);
   if (baggage !== '') out.baggage = baggage;
