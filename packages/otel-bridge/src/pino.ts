@@ -24,32 +24,110 @@ export interface PinoMixinOptions {
   traceFlagsKey?: string;
 }
 
+/** The signature pino calls a `mixin` with (pino 8.x+ passes the logger third). */
+export type PinoMixin = (
+  mergeObject?: object,
+  level?: number,
+  logger?: object,
+) => Record<string, unknown>;
+
+/**
+ * The keys a pino logger already writes on every line: its bindings (`child()`
+ * arguments, `base`, after pino's `bindings` formatter) as pino serialized them.
+ * The serialized string is kept to notice `setBindings`.
+ */
+interface BoundKeys {
+  symbol: symbol;
+  serialized: string;
+  keys: ReadonlySet<string>;
+}
+
+const NO_KEYS: ReadonlySet<string> = new Set();
+const NOT_PINO = { keys: NO_KEYS } as const;
+const boundKeysCache = new WeakMap<object, BoundKeys | typeof NOT_PINO>();
+
+/**
+ * pino keeps a logger's serialized bindings under a private, unregistered symbol
+ * (`Symbol('pino.chindings')`, one per copy of pino): found on the logger by its
+ * description, then read as a plain property on every line, which is cheaper than
+ * `logger.bindings()` (a JSON.parse per line).
+ */
+function findChindings(logger: object): symbol | undefined {
+  for (const sym of Object.getOwnPropertySymbols(logger)) {
+    if (sym.description === 'pino.chindings') return sym;
+  }
+  return undefined;
+}
+
+function parseKeys(serialized: string): ReadonlySet<string> {
+  // `,"pid":1,"request_id":"x"`: a JSON object body after a comma, or empty.
+  if (serialized.length <= 1) return NO_KEYS;
+  try {
+    return new Set(Object.keys(JSON.parse(`{${serialized.slice(1)}}`) as object));
+  } catch {
+    // A custom `bindings` formatter may write something else: nothing is skipped.
+    return NO_KEYS;
+  }
+}
+
+function boundKeys(logger: object): ReadonlySet<string> {
+  const cached = boundKeysCache.get(logger);
+  if (cached !== undefined) {
+    if (!('symbol' in cached)) return cached.keys;
+    const serialized = (logger as Record<symbol, unknown>)[cached.symbol];
+    if (serialized === cached.serialized) return cached.keys;
+  }
+  const symbol = cached !== undefined && 'symbol' in cached ? cached.symbol : findChindings(logger);
+  const serialized = symbol === undefined ? undefined : (logger as Record<symbol, unknown>)[symbol];
+  if (symbol === undefined || typeof serialized !== 'string') {
+    boundKeysCache.set(logger, NOT_PINO);
+    return NO_KEYS;
+  }
+  const keys = parseKeys(serialized);
+  boundKeysCache.set(logger, { symbol, serialized, keys });
+  return keys;
+}
+
 /**
  * A pino `mixin`: `pino({ mixin: pinoMixin() })`. Every line written in a request's
  * context, from any module and any logger, gets `request_id`, `trace_id`,
  * `span_id`, `trace_flags` and the chosen vars; outside a request or span nothing
  * is added.
+ *
+ * A key the logger already binds is left out: pino writes bindings and the mixin's
+ * object side by side, so a key in both would appear twice on the line (a child
+ * logger bound with `request_id`, as {@link requestLogger}, Fastify's request logger
+ * with `requestIdLogLabel: 'request_id'`, or pino-http's). The bound value is the
+ * same request's, so nothing is lost.
  */
-export function pinoMixin(options: PinoMixinOptions = {}): () => Record<string, unknown> {
+export function pinoMixin(options: PinoMixinOptions = {}): PinoMixin {
   const requestIdKey = options.requestIdKey === undefined ? 'request_id' : options.requestIdKey;
   const traceIdKey = options.traceIdKey ?? 'trace_id';
   const spanIdKey = options.spanIdKey ?? 'span_id';
   const traceFlagsKey = options.traceFlagsKey ?? 'trace_flags';
   const vars = Object.entries(options.vars ?? {});
-  return function contextvarsMixin(): Record<string, unknown> {
+  return function contextvarsMixin(
+    _mergeObject?: object,
+    _level?: number,
+    logger?: object,
+  ): Record<string, unknown> {
+    const bound = logger === undefined || logger === null ? NO_KEYS : boundKeys(logger);
+    const skip = bound.size > 0;
     let out: Record<string, unknown> | undefined;
-    if (requestIdKey !== false) {
+    if (requestIdKey !== false && !(skip && bound.has(requestIdKey))) {
       const id = requestId.get(MISSING);
       if (id !== MISSING) out = { [requestIdKey]: id };
     }
     const spanContext = trace.getSpanContext(activeOtelContext());
     if (spanContext !== undefined && isSpanContextValid(spanContext)) {
       out ??= {};
-      out[traceIdKey] = spanContext.traceId;
-      out[spanIdKey] = spanContext.spanId;
-      out[traceFlagsKey] = `0${spanContext.traceFlags.toString(16)}`.slice(-2);
+      if (!(skip && bound.has(traceIdKey))) out[traceIdKey] = spanContext.traceId;
+      if (!(skip && bound.has(spanIdKey))) out[spanIdKey] = spanContext.spanId;
+      if (!(skip && bound.has(traceFlagsKey)))
+        out[traceFlagsKey] = `0${spanContext.traceFlags.toString(16)}`.slice(-2);
     }
     for (const [key, v] of vars) {
+      if (skip && bound.has(key)) continue;
       const value = v.get(MISSING);
       if (value === MISSING) continue;
       out ??= {};
