@@ -9,7 +9,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { IncomingMessage, ServerResponse } from 'node:http';
-import { type Context, callIn } from './context.js';
+import { type Context, callIn, reenterUnchecked } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import type { ContextState } from './runtime.js';
 
@@ -19,10 +19,19 @@ type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener
 /** Runs a listener call: in a Context, or however an integration wants (OpenTelemetry's `with`). */
 export type ListenerRunner = <R>(call: () => R) => R;
 
-type Target = ContextState | ListenerRunner;
+/** A binding that re-enters a Context keeping the caller's scoped values (see `reenter`). */
+interface Reentry {
+  readonly _reenter: ContextState;
+}
+
+type Target = ContextState | ListenerRunner | Reentry;
 
 function runIn<R>(target: Target, call: () => R): R {
-  return typeof target === 'function' ? target(call) : callIn(target, call);
+  if (typeof target === 'function') return target(call);
+  const reentered = (target as Partial<Reentry>)._reenter;
+  return reentered === undefined
+    ? callIn(target as ContextState, call)
+    : reenterUnchecked(reentered, call);
 }
 
 // The binding of an emitter: where its listeners run.
@@ -174,21 +183,42 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
       `bindEmitter() needs an EventEmitter, received ${describe(emitter)}`,
     );
   }
-  const existing = target[kTarget];
-  if (existing !== undefined && typeof ctx === 'function') {
-    // A runner wraps the existing binding: listeners run in the bound Context, then the runner.
-    target[kTarget] = <R>(call: () => R): R => runIn(existing, () => ctx(call));
-    return emitter;
-  }
+  bindTarget(target, ctx as Target);
+  return emitter;
+}
+
+/**
+ * Binds a request's `req` and `res` so that their listeners re-enter `ctx` (see
+ * `reenter`): the request's variables, with the scoped values of whoever emits.
+ * A binding that tracing made before (OpenTelemetry's `context.bind(serverCtx, req)`
+ * by HTTP instrumentation) stays in force inside it, so a `'finish'` listener sees
+ * the request's variables and the span the instrumentation gave it.
+ */
+export function bindRequestEmitters(req: EventEmitter, res: EventEmitter, ctx: ContextState): void {
+  const target: Reentry = { _reenter: ctx };
+  bindTarget(req as Bindable, target);
+  bindTarget(res as Bindable, target);
+}
+
+function bindTarget(emitter: Bindable, target: Target): void {
+  const existing = emitter[kTarget];
   if (existing === undefined) {
-    const proto = httpPrototypeOf(target);
+    const proto = httpPrototypeOf(emitter);
     if (proto !== undefined) {
       patchPrototype(proto);
-    } else if (target[kOriginals] === undefined) {
-      target[kOriginals] = originalsOf(target);
-      install(target, instanceMethods);
+    } else if (emitter[kOriginals] === undefined) {
+      emitter[kOriginals] = originalsOf(emitter);
+      install(emitter, instanceMethods);
     }
+    emitter[kTarget] = target;
+  } else if (typeof target === 'function') {
+    // A runner wraps the existing binding: listeners run in the bound Context, then the runner.
+    emitter[kTarget] = <R>(call: () => R): R => runIn(existing, () => target(call));
+  } else if (typeof existing === 'function') {
+    // A Context binding keeps a runner already there (tracing's bind) inside it.
+    emitter[kTarget] = <R>(call: () => R): R => runIn(target, () => existing(call));
+  } else {
+    // Binding again to a Context moves later listeners to it.
+    emitter[kTarget] = target;
   }
-  target[kTarget] = ctx as Target;
-  return emitter;
 }

@@ -11,6 +11,7 @@ import type { ContextVar } from './context-var.js';
 import { ContextEnteredError, describe, InvalidArgTypeError } from './errors.js';
 import { Hamt } from './hamt.js';
 import {
+  type Binding,
   type ContextState,
   inspectSymbol,
   leafValue,
@@ -81,7 +82,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
   /** @internal */ _ver: number;
   /** @internal */ _entered: number;
   /** @internal */ _vars: ContextState;
-  /** @internal */ _scope: unknown;
+  /** @internal */ _scopes: Binding | undefined;
 
   /** Creates an empty Context (no variable set). */
   constructor() {
@@ -93,7 +94,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
     this._ver = 0;
     this._entered = 0;
     this._vars = this;
-    this._scope = undefined;
+    this._scopes = undefined;
   }
 
   /**
@@ -229,7 +230,7 @@ function snapshot(source: ContextState): Context {
   const vars = source._vars;
   ctx._map = vars._map;
   ctx._ver = vars._ver;
-  ctx._scope = source._scope;
+  ctx._scopes = source._scopes;
   return ctx;
 }
 
@@ -260,50 +261,59 @@ export function wrap<F extends (...args: any[]) => any>(fn: F): F {
 }
 
 /**
- * Runs `fn` in a scope of the current Context that carries `value` as its scoped
- * value: code in `fn`, and async work it starts, reads `value` from
- * {@link getScopedValue}; after `fn` returns the previous value is back, as with
- * `AsyncLocalStorage#run`. Unlike `copyContext().run(fn)`, the scope shares the
- * current Context's variables: a `set` inside `fn` is seen by the enclosing code.
- * Snapshots (`copyContext`, `wrap`) taken inside carry the scoped value along.
- *
- * There is one scoped value per Context; `@contextvars/otel-bridge` keeps the active
- * OpenTelemetry context in it, which is how `context.with(span, hook)` scopes a
- * span without hiding the variables the hook sets from the rest of the request.
+ * A frame that shares the variables of a Context but carries scoped values of its
+ * own (see `ScopedValue`). Only ever the current store, never handed to users:
+ * `copyContext()` inside one returns a real Context.
  */
-export function runWithScopedValue<R>(value: unknown, fn: () => R): R {
-  const current = currentContext();
-  // Already in force: nothing to enter (as AsyncLocalStorage#run does for its own store).
-  if (current._scope === value) return fn();
-  return storage.run(new Scope(current._vars, value) as unknown as ContextState, fn);
-}
-
-/**
- * The current Context inside `runWithScopedValue`: only state, never handed to
- * users (`copyContext()` inside a scope returns a real Context).
- */
-// Variables are read and written through `_vars` only, so a scope carries no map.
-class Scope {
+// Variables are read and written through `_vars` only, so a frame carries no map.
+export class Frame {
   constructor(
     public _vars: ContextState,
-    public _scope: unknown,
+    public _scopes: Binding | undefined,
   ) {}
 }
 
 /**
- * Sets the scoped value of the current Context itself, for the rest of its life:
- * what a request's `onRequest` hook uses to make an incoming trace context current
- * for the whole request. Inside a `runWithScopedValue` scope it sets both the
- * scope's value and that of the Context whose variables the scope shares. Outside
- * any `run` this changes the root context.
+ * Calls `fn` with the variables of `ctx` current while keeping the caller's scoped
+ * values (such as the active OpenTelemetry context). This is how a framework
+ * adapter re-enters a request's Context from a callback that lost it (an emitter
+ * listener, a late lifecycle hook): the request's variables come back, while the
+ * span that tracing instrumentation made active around the callback stays active,
+ * as it would without the adapter. `ctx.run(fn)` instead restores the scoped values
+ * captured with `ctx` too. Never throws `ERR_CONTEXT_ENTERED`.
+ *
+ * @throws {@link InvalidArgTypeError} if `ctx` is not a Context or `fn` not a function.
  */
-export function setScopedValue(value: unknown): void {
-  const current = currentContext();
-  current._scope = value;
-  current._vars._scope = value;
+export function reenter<R>(ctx: Context, fn: () => R): R {
+  if (!(ctx instanceof Context) && !isContextState(ctx)) {
+    throw new InvalidArgTypeError(`reenter() needs a Context, received ${describe(ctx)}`);
+  }
+  if (typeof fn !== 'function') {
+    throw new InvalidArgTypeError(`reenter() needs a function, received ${describe(fn)}`);
+  }
+  return reenterUnchecked(ctx, fn);
 }
 
-/** The scoped value of the current Context (see {@link runWithScopedValue}), or `undefined`. */
-export function getScopedValue(): unknown {
-  return currentContext()._scope;
+function isContextState(value: unknown): value is ContextState {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    (value as ContextState)._vars === value &&
+    '_map' in (value as object)
+  );
+}
+
+/** {@link reenter} without argument checks, for the per-request path. */
+export function reenterUnchecked<R>(ctx: ContextState, fn: () => R): R {
+  const current = currentContext();
+  if (current._vars === ctx) return fn();
+  const scopes = current._scopes;
+  // Without scoped values to keep, the Context itself is the cheapest frame.
+  const frame = scopes === ctx._scopes ? ctx : (new Frame(ctx, scopes) as unknown as ContextState);
+  ctx._entered++;
+  try {
+    return storage.run(frame, fn);
+  } finally {
+    ctx._entered--;
+  }
 }

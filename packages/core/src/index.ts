@@ -5,14 +5,7 @@
  */
 
 export { bindEmitter, type ListenerRunner } from './bind-emitter.js';
-export {
-  Context,
-  copyContext,
-  getScopedValue,
-  runWithScopedValue,
-  setScopedValue,
-  wrap,
-} from './context.js';
+export { Context, copyContext, reenter, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {
   ContextEnteredError,
@@ -38,4 +31,5 @@ export {
   requestContextOf,
   runInRequestContext,
 } from './request-scope.js';
+export { ScopedValue, type ScopeToken } from './scoped-value.js';
 export { Token } from './token.js';

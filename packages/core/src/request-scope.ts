@@ -7,8 +7,8 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bindEmitter } from './bind-emitter.js';
-import { type Context, callIn, copyContext } from './context.js';
+import { bindRequestEmitters } from './bind-emitter.js';
+import { type Context, copyContext, reenterUnchecked } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import { generateRequestId, isValidRequestId, requestId } from './request-id.js';
 
@@ -55,12 +55,14 @@ export function requestContextOf(raw: IncomingMessage): Context | undefined {
 
 /**
  * Calls `fn` in the Context of the raw request (see {@link requestContextOf}), or
- * in the current one if the request has none. Never throws `ERR_CONTEXT_ENTERED`:
- * it is meant for framework callbacks that may fire inside or outside it.
+ * in the current one if the request has none. The caller's scoped values stay in
+ * force (see `reenter`): a span that tracing made active around the callback is
+ * still the active one inside. Never throws `ERR_CONTEXT_ENTERED`: it is meant for
+ * framework callbacks that may fire inside or outside it.
  */
 export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
   const ctx = (raw as Carrier)[kRequestContext];
-  return ctx === undefined ? fn() : callIn(ctx, fn);
+  return ctx === undefined ? fn() : reenterUnchecked(ctx, fn);
 }
 
 /**
@@ -163,9 +165,18 @@ export class RequestScope<Req, GenReq = Req> {
   enter(raw: IncomingMessage, res: ServerResponse): Context {
     const ctx = copyContext();
     (raw as Carrier)[kRequestContext] = ctx;
-    bindEmitter(raw, ctx);
-    bindEmitter(res, ctx);
+    bindRequestEmitters(raw, res, ctx);
     return ctx;
+  }
+
+  /**
+   * Creates the request's Context ({@link RequestScope.enter}) and calls `fn` in it.
+   * The Context is re-entered, not run: the span that instrumentation opened around
+   * the adapter's hook stays the active one for the code the hook calls, as it
+   * would without the adapter.
+   */
+  open<R>(raw: IncomingMessage, res: ServerResponse, fn: () => R): R {
+    return reenterUnchecked(this.enter(raw, res), fn);
   }
 
   /**
@@ -191,7 +202,7 @@ export class RequestScope<Req, GenReq = Req> {
     id: string,
     next: (err?: unknown) => void,
   ): void {
-    this.enter(raw, res).run(() => {
+    this.open(raw, res, () => {
       let pending: void | Promise<void>;
       try {
         pending = this.start(req, id);

@@ -15,7 +15,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Hamt, Leaf } from './hamt.js';
 
 /** Bump when the fields below, or those of Context/ContextVar read across copies, change. */
-const PROTOCOL = 2;
+const PROTOCOL = 3;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
@@ -45,12 +45,23 @@ export interface ContextState {
   /** How many times this Context is entered in the current synchronous call chain. */
   _entered: number;
   /**
-   * Where the variables live: the Context itself, or, for a scope made by
-   * `runWithScopedValue`, the Context it was made in (whose variables it shares).
+   * Where the variables live: the Context itself, or, for a frame made by
+   * `ScopedValue#run` or `reenter`, the Context whose variables it shares.
    */
   _vars: ContextState;
-  /** The scoped value (see `runWithScopedValue`); copied by snapshots. */
-  _scope: unknown;
+  /** The scoped values in force (see `ScopedValue`); captured by snapshots. */
+  _scopes: Binding | undefined;
+}
+
+/**
+ * One scoped value in force: an immutable list, at most one entry per key, so
+ * that a lookup walks as many entries as there are owners (one per OpenTelemetry
+ * context manager, in practice), whatever the nesting depth.
+ */
+export interface Binding {
+  readonly key: object;
+  readonly value: unknown;
+  readonly next: Binding | undefined;
 }
 
 interface Runtime {

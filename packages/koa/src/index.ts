@@ -44,7 +44,7 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
     const id = scope.idFor(kctx, kctx.req);
     if (echo !== undefined) kctx.set(echo, id);
     patchOnerror(kctx, echo);
-    return scope.enter(kctx.req, kctx.res).run(() => {
+    return scope.open(kctx.req, kctx.res, () => {
       const pending = scope.start(kctx, id);
       return pending === undefined ? next() : pending.then(next);
     });

@@ -2,31 +2,42 @@
  * An OpenTelemetry `ContextManager` whose active context lives in the contextvars
  * Context: `copyContext()` captures the active span, running a snapshot restores it.
  *
- * The active OpenTelemetry context is the current Context's *scoped value*
- * (`runWithScopedValue` in the core). `with(ctx, fn)` runs `fn` in a scope that has
- * `ctx` as its value but shares the variables of the enclosing Context. That is the
- * whole design: instrumentations wrap every hook in `context.with(spanCtx, hook)`;
- * the span is scoped to the hook as OpenTelemetry requires, while a var the hook
- * sets lands in the request's Context and stays visible to the later hooks and the
- * handler. A manager that copied the Context in `with` would lose those values; one
- * that set the span as a var would leak it past `with`.
+ * Each manager keeps the active OpenTelemetry context in a `ScopedValue` of its
+ * own. `with(ctx, fn)` runs `fn` in a frame that binds `ctx` but shares the
+ * variables of the enclosing Context. That is the whole design: instrumentations
+ * wrap every hook in `context.with(spanCtx, hook)`; the span is scoped to the hook
+ * as OpenTelemetry requires, while a var the hook sets lands in the request's
+ * Context and stays visible to the later hooks and the handler. A manager that
+ * copied the Context in `with` would lose those values; one that set the span as a
+ * var would leak it past `with`.
  *
  * @module
  */
 import { EventEmitter } from 'node:events';
-import { bindEmitter, getScopedValue, runWithScopedValue } from '@contextvars/core';
+import { bindEmitter, ScopedValue, type ScopeToken } from '@contextvars/core';
 import {
   type ContextManager,
   type Context as OtelContext,
   context as otelContext,
   ROOT_CONTEXT,
 } from '@opentelemetry/api';
+import { ContextManagerRegisteredError } from './errors.js';
+import { incomingContext } from './state.js';
+
+// Private state behind a symbol: not part of the published type.
+const kSlot = Symbol('contextvars.otel.slot');
 
 /**
  * The contextvars-backed `ContextManager`. Behaves as OpenTelemetry's
  * `AsyncLocalStorageContextManager` does (`with` nesting and restoring, `bind` of
- * functions and of EventEmitters), and in addition lets `copyContext()`, `wrap()`
- * and the framework adapters carry the active span with the request's variables.
+ * functions and of EventEmitters, `attach`), instance by instance: what one
+ * manager makes active is never seen by another, nor by the same one after
+ * `disable()`. In addition, `copyContext()`, `wrap()` and the framework adapters
+ * carry the active context with the request's variables.
+ *
+ * When no context is active, `active()` returns the trace context that
+ * {@link extractTraceContext} found on the incoming request (apps without HTTP
+ * instrumentation), else `ROOT_CONTEXT`.
  *
  * @example
  * ```ts
@@ -35,12 +46,11 @@ import {
  * ```
  */
 export class ContextVarsContextManager implements ContextManager {
-  private enabled = false;
+  private [kSlot] = new ScopedValue<OtelContext>('opentelemetry.context');
 
-  /** The active OpenTelemetry context: the current Context's, else `ROOT_CONTEXT`. */
+  /** The active OpenTelemetry context. */
   active(): OtelContext {
-    if (!this.enabled) return ROOT_CONTEXT;
-    return (getScopedValue() as OtelContext | undefined) ?? ROOT_CONTEXT;
+    return this[kSlot].get() ?? incomingContext.get(ROOT_CONTEXT);
   }
 
   /**
@@ -56,9 +66,19 @@ export class ContextVarsContextManager implements ContextManager {
   ): ReturnType<F> {
     const ctx = context ?? ROOT_CONTEXT;
     if (args.length === 0 && (thisArg === undefined || thisArg === null)) {
-      return runWithScopedValue(ctx, fn as unknown as () => ReturnType<F>);
+      return this[kSlot].run(ctx, fn as unknown as () => ReturnType<F>);
     }
-    return runWithScopedValue(ctx, () => fn.apply(thisArg, args));
+    return this[kSlot].run(ctx, () => fn.apply(thisArg, args));
+  }
+
+  /**
+   * Makes `context` active for the rest of the current synchronous execution and
+   * the async work started from it, until the returned token is disposed
+   * (OpenTelemetry's experimental `context.attach`). Prefer `with`: called in an
+   * async function before its first `await`, the context also stays in the caller.
+   */
+  attach(context: OtelContext): ScopeToken {
+    return this[kSlot].attach(context ?? ROOT_CONTEXT);
   }
 
   /**
@@ -66,12 +86,12 @@ export class ContextVarsContextManager implements ContextManager {
    * listeners added from now on do; anything else is returned as it is.
    */
   bind<T>(context: OtelContext, target: T): T {
+    const ctx = context ?? ROOT_CONTEXT;
     if (target instanceof EventEmitter) {
-      const ctx = context ?? ROOT_CONTEXT;
-      return bindEmitter(target, (call) => runWithScopedValue(ctx, call)) as T;
+      const slot = this[kSlot];
+      return bindEmitter(target, (call) => slot.run(ctx, call)) as T;
     }
-    if (typeof target === 'function')
-      return this.bindFunction(context ?? ROOT_CONTEXT, target as never) as T;
+    if (typeof target === 'function') return this.bindFunction(ctx, target as never) as T;
     return target;
   }
 
@@ -89,15 +109,18 @@ export class ContextVarsContextManager implements ContextManager {
     return bound as F;
   }
 
-  /** Starts answering `active()`. */
+  /** Starts the manager; returns `this`. Nothing to set up: a new manager is ready. */
   enable(): this {
-    this.enabled = true;
     return this;
   }
 
-  /** Stops: `active()` returns `ROOT_CONTEXT` until enabled again. */
+  /**
+   * Forgets every context this manager made active (as `AsyncLocalStorage#disable`
+   * does for OpenTelemetry's own manager): afterwards `active()` returns
+   * `ROOT_CONTEXT` everywhere until `with`, `bind` or `attach` is used again.
+   */
   disable(): this {
-    this.enabled = false;
+    this[kSlot] = new ScopedValue<OtelContext>('opentelemetry.context');
     return this;
   }
 }
@@ -106,13 +129,15 @@ export class ContextVarsContextManager implements ContextManager {
  * Installs a {@link ContextVarsContextManager} as OpenTelemetry's global context
  * manager. Returns a disposer that uninstalls it (usable with `using`).
  *
- * @throws Error if another global context manager is already registered.
+ * @throws {@link ContextManagerRegisteredError} (`ERR_CONTEXT_MANAGER_REGISTERED`)
+ *   if another global context manager is already registered.
  */
 export function registerContextManager(): (() => void) & Disposable {
   const manager = new ContextVarsContextManager().enable();
   if (!otelContext.setGlobalContextManager(manager)) {
-    throw new Error(
-      'registerContextManager(): another OpenTelemetry context manager is already registered',
+    throw new ContextManagerRegisteredError(
+      'registerContextManager(): another OpenTelemetry context manager is already registered; ' +
+        'disable it first (context.disable()) or pass a ContextVarsContextManager to your SDK',
     );
   }
   const dispose = () => {

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { ContextVarsContextManager, registerContextManager } from './context-manager.js';
+export { ContextManagerRegisteredError } from './errors.js';
 export {
   type ChildLogger,
   type LogFn,

@@ -6,23 +6,20 @@
  *
  * @module
  */
-import {
-  type ContextVar,
-  getScopedValue,
-  InvalidArgTypeError,
-  setScopedValue,
-} from '@contextvars/core';
+import { type ContextVar, InvalidArgTypeError, requestId } from '@contextvars/core';
 import {
   context,
   diag,
   isSpanContextValid,
   type Context as OtelContext,
   propagation,
+  ROOT_CONTEXT,
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
   trace,
 } from '@opentelemetry/api';
+import { baggageRegistry, incomingContext } from './state.js';
 import { outgoingTraceFlags, withIncomingTrace } from './trace-flags.js';
 import { parseTraceState, serializeTraceState } from './trace-state.js';
 import {
@@ -36,12 +33,14 @@ import {
 const MISSING = Symbol('missing');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** Baggage key → var, of every `baggageVars` mapping; read by `extractTraceContext`. */
-const baggageRegistry = new Map<string, ContextVar<any>>();
-
-/** The active OpenTelemetry context: the current Context's, else the global manager's. */
+/**
+ * The active OpenTelemetry context, as the global context manager has it; where it
+ * has none (another manager, no instrumentation), the trace context that
+ * {@link extractTraceContext} found on the incoming request.
+ */
 export function activeOtelContext(): OtelContext {
-  return (getScopedValue() as OtelContext | undefined) ?? context.active();
+  const active = context.active();
+  return active === ROOT_CONTEXT ? incomingContext.get(ROOT_CONTEXT) : active;
 }
 
 function assertMapping(
@@ -116,7 +115,7 @@ export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPr
   for (const [key, v] of vars) {
     if (!TOKEN.test(key))
       throw new InvalidArgTypeError(`baggageVars(): "${key}" is not a valid baggage key`);
-    baggageRegistry.set(key, v);
+    baggageRegistry.set(key, v as ContextVar<unknown>);
   }
   return {
     inject(ctx: OtelContext, carrier: unknown, setter: TextMapSetter): void {
@@ -136,37 +135,51 @@ export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPr
 export type IncomingHeaders = Record<string, string | string[] | undefined>;
 
 /**
- * Makes an incoming request's `traceparent`, `tracestate` and `baggage` current in
- * the request's Context, and sets the vars of every {@link baggageVars} mapping
+ * Makes an incoming request's `traceparent`, `tracestate` and `baggage` the
+ * request's trace context, and sets the vars of every {@link baggageVars} mapping
  * from the baggage. Meant for the adapters' `onRequest` option:
  * `onRequest: (req) => extractTraceContext(req.headers)`.
  *
- * When the active context already has a span (HTTP instrumentation extracted the
- * headers and started a server span), the trace context is left alone and only the
- * baggage is merged. Malformed, repeated or oversized headers are ignored.
+ * - No span active (no HTTP instrumentation): the remote parent and baggage become
+ *   the request's trace context, which the bridge's context manager (and
+ *   {@link pinoMixin}, {@link injectTraceContext}) use wherever no other
+ *   OpenTelemetry context is active, for the rest of the request.
+ * - A span active (instrumentation extracted the headers and started a server
+ *   span): the OpenTelemetry context is left alone, never replaced; only the vars
+ *   are set from the incoming baggage.
+ * - Outside a request (no adapter set `requestId`): nothing is changed; the
+ *   extracted context is only returned, for `context.with(ctx, fn)`.
  *
- * @returns The OpenTelemetry context now current.
+ * Malformed, repeated or oversized headers are ignored.
+ *
+ * @returns The extracted context (the active one when a span is active).
  */
 export function extractTraceContext(headers: IncomingHeaders): OtelContext {
-  let ctx = activeOtelContext();
-  if (headers === null || typeof headers !== 'object') return ctx;
-  const existing = trace.getSpanContext(ctx);
-  if (existing === undefined || !isSpanContextValid(existing)) {
-    // A repeated traceparent is invalid; repeated tracestate fields are combined.
-    const parent = parseTraceParent(headers.traceparent);
-    if (parent !== undefined) {
-      const traceState = parseTraceState(headers.tracestate);
-      ctx = withIncomingTrace(ctx, parent);
-      ctx = trace.setSpanContext(ctx, { ...parent, isRemote: true, traceState });
+  const active = activeOtelContext();
+  if (headers === null || typeof headers !== 'object') return active;
+  // Outside a request the current Context is the process's (or a task's) own:
+  // writing there would hand this trace to everything that runs later.
+  const inRequest = requestId.get(MISSING) !== MISSING;
+  const entries = parseBaggage(headers.baggage);
+  if (inRequest) {
+    for (const [key, v] of baggageRegistry) {
+      const value = entries.get(key);
+      if (value !== undefined) v.set(value);
     }
   }
-  const entries = parseBaggage(headers.baggage);
-  ctx = withEntries(ctx, entries);
-  for (const [key, v] of baggageRegistry) {
-    const value = entries.get(key);
-    if (value !== undefined) v.set(value);
+  const existing = trace.getSpanContext(active);
+  // A span is active: instrumentation extracted the headers and owns the context.
+  if (existing !== undefined && isSpanContextValid(existing)) return active;
+  let ctx = active;
+  // A repeated traceparent is invalid; repeated tracestate fields are combined.
+  const parent = parseTraceParent(headers.traceparent);
+  if (parent !== undefined) {
+    const traceState = parseTraceState(headers.tracestate);
+    ctx = withIncomingTrace(ctx, parent);
+    ctx = trace.setSpanContext(ctx, { ...parent, isRemote: true, traceState });
   }
-  setScopedValue(ctx);
+  ctx = withEntries(ctx, entries);
+  if (inRequest && ctx !== active) incomingContext.set(ctx);
   return ctx;
 }
 

@@ -180,6 +180,222 @@ describe.each([
   });
 });
 
+// What OpenTelemetry's own context-manager tests check, as cases of ours, against both.
+describe.each([
+  ['ContextVarsContextManager', () => new ContextVarsContextManager()],
+  ['AsyncLocalStorageContextManager (reference)', () => new AsyncLocalStorageContextManager()],
+] as Array<[string, () => ContextManager & Required<Pick<ContextManager, 'attach'>>]>)(
+  'OpenTelemetry context-manager contract: %s',
+  (_name, create) => {
+    let manager: ContextManager & Required<Pick<ContextManager, 'attach'>>;
+    let other: ContextManager | undefined;
+    beforeEach(() => {
+      manager = create().enable();
+    });
+    afterEach(() => {
+      manager.disable();
+      other?.disable();
+      other = undefined;
+    });
+    const one = ROOT_CONTEXT.setValue(key1, 1);
+    const two = ROOT_CONTEXT.setValue(key1, 2);
+    const three = ROOT_CONTEXT.setValue(key1, 3);
+
+    it('enable() and disable() return the manager', () => {
+      const fresh = create();
+      expect(fresh.enable()).toBe(fresh);
+      expect(fresh.disable()).toBe(fresh);
+    });
+
+    it('with() runs the callback while disabled too', () => {
+      manager.disable();
+      expect(manager.with(one, () => manager.active())).toBe(one);
+    });
+
+    it('with() accepts a null context', () => {
+      expect(isRoot(manager.with(null as never, () => manager.active()))).toBe(true);
+    });
+
+    it('an async function started in a nested with() keeps the nested context', async () => {
+      const pending = manager.with(one, () =>
+        manager.with(two, async () => {
+          await sleep(1);
+          return manager.active();
+        }),
+      );
+      expect(isRoot(manager.active())).toBe(true);
+      expect(await pending).toBe(two);
+    });
+
+    it('timers with the same timeout started in different contexts keep theirs', async () => {
+      const seen = await Promise.all(
+        [one, two, ROOT_CONTEXT].map((ctx) =>
+          manager.with(
+            ctx,
+            () => new Promise<unknown>((resolve) => setTimeout(() => resolve(manager.active()), 5)),
+          ),
+        ),
+      );
+      expect(seen[0]).toBe(one);
+      expect(seen[1]).toBe(two);
+      expect(isRoot(seen[2] as typeof one)).toBe(true);
+    });
+
+    it('with() of one instance is not seen by another', () => {
+      other = create().enable();
+      manager.with(one, () => {
+        expect(manager.active()).toBe(one);
+        expect(isRoot(other!.active())).toBe(true);
+        other!.with(two, () => {
+          expect(manager.active()).toBe(one);
+          expect(other!.active()).toBe(two);
+        });
+      });
+    });
+
+    it('bind(function) of two instances compose, each seeing its own', () => {
+      other = create().enable();
+      const fn = other.bind(
+        two,
+        manager.bind(one, () => [manager.active(), other!.active()]),
+      );
+      expect(fn()).toEqual([one, two]);
+    });
+
+    it('bind(function) while disabled still runs in the bound context', () => {
+      manager.disable();
+      expect(manager.bind(one, () => manager.active())()).toBe(one);
+    });
+
+    it('bind(function) keeps the context for async work the function starts', async () => {
+      const fn = manager.bind(
+        one,
+        () => new Promise<unknown>((resolve) => setTimeout(() => resolve(manager.active()), 2)),
+      );
+      expect(await fn()).toBe(one);
+    });
+
+    it('bind(emitter) of two instances compose, each seeing its own', () => {
+      other = create().enable();
+      const ee = other.bind(two, manager.bind(one, new EventEmitter()));
+      let seen: unknown[] = [];
+      ee.on('test', () => {
+        seen = [manager.active(), other!.active()];
+      });
+      ee.emit('test');
+      expect(seen).toEqual([one, two]);
+    });
+
+    it('bind(emitter) while disabled; async work in a listener keeps the context', async () => {
+      manager.disable();
+      const ee = manager.bind(one, new EventEmitter());
+      const seen = new Promise<unknown>((resolve) =>
+        ee.on('test', () => setImmediate(() => resolve(manager.active()))),
+      );
+      ee.emit('test');
+      expect(await seen).toBe(one);
+    });
+
+    it('a new instance sees nothing of what a disabled one had made active', () => {
+      manager.with(one, () => {
+        manager.disable();
+        expect(isRoot(manager.active())).toBe(true);
+        other = create().enable();
+        expect(isRoot(other.active())).toBe(true);
+      });
+    });
+
+    describe('attach()', () => {
+      it('makes the context active until the token is disposed', () => {
+        const token = manager.attach(one);
+        expect(manager.active()).toBe(one);
+        token.dispose();
+        expect(isRoot(manager.active())).toBe(true);
+      });
+
+      it('nests; each dispose restores the level before it', () => {
+        const t1 = manager.attach(one);
+        const t2 = manager.attach(two);
+        const t3 = manager.attach(three);
+        expect(manager.active()).toBe(three);
+        t3.dispose();
+        expect(manager.active()).toBe(two);
+        t2.dispose();
+        expect(manager.active()).toBe(one);
+        t1.dispose();
+        expect(isRoot(manager.active())).toBe(true);
+      });
+
+      it('disposing twice restores once', () => {
+        const t1 = manager.attach(one);
+        const t2 = manager.attach(two);
+        t2.dispose();
+        t2.dispose();
+        expect(manager.active()).toBe(one);
+        t1.dispose();
+      });
+
+      it('the attached context survives awaits, timers and promise callbacks', async () => {
+        const token = manager.attach(one);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(manager.active()).toBe(one);
+        expect(await Promise.resolve().then(() => manager.active())).toBe(one);
+        token.dispose();
+        expect(isRoot(manager.active())).toBe(true);
+      });
+
+      it('with() inside an attach restores the attached context; attach inside with() is undone by dispose', () => {
+        const t1 = manager.attach(one);
+        manager.with(two, () => {
+          expect(manager.active()).toBe(two);
+          const t3 = manager.attach(three);
+          expect(manager.active()).toBe(three);
+          t3.dispose();
+          expect(manager.active()).toBe(two);
+        });
+        expect(manager.active()).toBe(one);
+        expect(manager.bind(two, () => manager.active())()).toBe(two);
+        expect(manager.active()).toBe(one);
+        t1.dispose();
+        expect(isRoot(manager.active())).toBe(true);
+      });
+
+      it('sequences of attach and dispose', () => {
+        for (const ctx of [one, two]) {
+          const token = manager.attach(ctx);
+          expect(manager.active()).toBe(ctx);
+          token.dispose();
+          expect(isRoot(manager.active())).toBe(true);
+        }
+      });
+
+      it('never leaks into a concurrent sibling chain', async () => {
+        const chain = (ctx: typeof one, ms: number) =>
+          new Promise<unknown>((resolve) =>
+            setTimeout(() => {
+              const token = manager.attach(ctx);
+              setTimeout(() => {
+                const seen = manager.active();
+                token.dispose();
+                resolve(seen);
+              }, ms);
+            }, ms),
+          );
+        expect(await Promise.all([chain(one, 10), chain(two, 5)])).toEqual([one, two]);
+        expect(isRoot(manager.active())).toBe(true);
+      });
+
+      it('works while disabled', () => {
+        manager.disable();
+        const token = manager.attach(one);
+        expect(manager.active()).toBe(one);
+        token.dispose();
+        expect(isRoot(manager.active())).toBe(true);
+      });
+    });
+  },
+);
+
 describe('ContextVarsContextManager and contextvars together', () => {
   const manager = new ContextVarsContextManager().enable();
   const user = new ContextVar<string>('user', { default: 'none' });
