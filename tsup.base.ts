@@ -4,7 +4,8 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: ['src/index.ts'],
   format: ['esm', 'cjs'],
-  dts: true,
+  // `@internal` members are the packages' own wiring, not API: keep them out of the types.
+  dts: { compilerOptions: { stripInternal: true } },
   clean: true,
   sourcemap: true,
   target: 'node20',

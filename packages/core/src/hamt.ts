@@ -269,15 +269,4 @@ export class Hamt<P> {
   leaves(): IterableIterator<Leaf<P>> {
     return walk(this.root);
   }
-
-  /** Depth of the deepest node; for tests and benchmarks. */
-  depth(): number {
-    const measure = (node: Child<P>): number =>
-      node.kind === BITMAP
-        ? 1 + Math.max(0, ...node.slots.map(measure))
-        : node.kind === COLLISION
-          ? 1
-          : 0;
-    return measure(this.root);
-  }
 }
