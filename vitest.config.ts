@@ -21,6 +21,13 @@ export default defineConfig({
     // GC tests need gc(); NODE_OPTIONS may add --no-async-context-frame on Node 24.
     execArgv: ['--expose-gc'],
     testTimeout: 20_000,
+    // Type tests (expectTypeOf in *.test-d.ts): tsc checks them against the sources,
+    // and each assertion block is reported as a test case of the run.
+    typecheck: {
+      enabled: true,
+      include: ['packages/*/test/**/*.test-d.ts'],
+      tsconfig: './tsconfig.typetests.json',
+    },
     hookTimeout: 20_000,
   },
 });

@@ -37,7 +37,7 @@ export interface RequestScopeOptions<Req, GenReq = Req> {
    * async; the request waits for it, and what it sets is visible to the whole
    * request. A throw or rejection becomes the framework's error response.
    */
-  onRequest?: (req: Req) => void | Promise<void>;
+  onRequest?: (req: Req) => unknown;
 }
 
 const kRequestContext = Symbol.for('@contextvars/core:requestContext');
@@ -97,7 +97,7 @@ export class RequestScope<Req, GenReq = Req> {
   /** The header to echo the id in, or `undefined`. */
   readonly echoHeader: string | undefined;
   private readonly generate: ((req: GenReq) => string) | undefined;
-  private readonly hook: ((req: Req) => void | Promise<void>) | undefined;
+  private readonly hook: ((req: Req) => unknown) | undefined;
 
   /** @throws {@link InvalidArgTypeError} for options of the wrong type. */
   constructor(options: RequestScopeOptions<Req, GenReq> = {}) {
@@ -187,7 +187,7 @@ export class RequestScope<Req, GenReq = Req> {
     requestId.set(id);
     if (this.hook === undefined) return undefined;
     const result = this.hook(req);
-    return isThenable(result) ? Promise.resolve(result) : undefined;
+    return isThenable(result) ? (Promise.resolve(result) as Promise<void>) : undefined;
   }
 
   /**

@@ -1,19 +1,33 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
 
 // CI runs the suite on several runtimes; this proves each run is on the runtime it claims.
+const major = Number(process.versions.node.split('.')[0]);
+const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+
 describe('runtime under test', () => {
   it('is the Node.js major that CI asked for', () => {
     const expected = process.env.EXPECT_NODE_MAJOR;
-    const actual = process.versions.node.split('.')[0];
-    if (expected) expect(actual).toBe(expected);
-    expect(Number(actual)).toBeGreaterThanOrEqual(20);
+    if (expected) expect(String(major)).toBe(expected);
+    expect(major).toBeGreaterThanOrEqual(20);
   });
 
   it('uses the AsyncLocalStorage propagation CI asked for', () => {
-    const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-    const disabled = flags.includes('--no-async-context-frame');
-    if (process.env.EXPECT_ASYNC_CONTEXT_FRAME === 'off') expect(disabled).toBe(true);
-    if (process.env.EXPECT_ASYNC_CONTEXT_FRAME === 'on') expect(disabled).toBe(false);
+    // AsyncContextFrame is opt-in on 22 (--experimental-async-context-frame), absent on
+    // 20, and the default from 24 on unless --no-async-context-frame turns it off.
+    const frames =
+      major >= 24
+        ? !flags.includes('--no-async-context-frame')
+        : major === 22 && flags.includes('--experimental-async-context-frame');
+    const expected = process.env.EXPECT_ASYNC_CONTEXT_FRAME;
+    if (expected === 'on') expect(frames).toBe(true);
+    if (expected === 'off') expect(frames).toBe(false);
     expect(typeof (globalThis as { gc?: unknown }).gc).toBe('function');
+  });
+
+  it.runIf(major >= 26)('has AsyncLocalStorage#withScope from Node 26 on', () => {
+    expect(typeof (AsyncLocalStorage.prototype as { withScope?: unknown }).withScope).toBe(
+      'function',
+    );
   });
 });
