@@ -8,10 +8,9 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { type Context, callIn, reenterUnchecked } from './context.js';
+import { type Context, callIn } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
-import type { ContextState } from './runtime.js';
+import { type ContextState, PROTOCOL } from './runtime.js';
 
 type Listener = (...args: any[]) => unknown;
 type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener) => EventEmitter;
@@ -19,25 +18,18 @@ type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener
 /** Runs a listener call: in a Context, or however an integration wants (OpenTelemetry's `with`). */
 export type ListenerRunner = <R>(call: () => R) => R;
 
-/** A binding that re-enters a Context keeping the caller's scoped values (see `reenter`). */
-interface Reentry {
-  readonly _reenter: ContextState;
-}
-
-type Target = ContextState | ListenerRunner | Reentry;
+type Target = ContextState | ListenerRunner;
 
 function runIn<R>(target: Target, call: () => R): R {
-  if (typeof target === 'function') return target(call);
-  const reentered = (target as Partial<Reentry>)._reenter;
-  return reentered === undefined
-    ? callIn(target as ContextState, call)
-    : reenterUnchecked(reentered, call);
+  return typeof target === 'function' ? target(call) : callIn(target, call);
 }
 
-// The binding of an emitter: where its listeners run.
-const kTarget = Symbol.for('@contextvars/core:emitterTarget');
-// For emitters patched one by one: the methods the patch replaced.
-const kOriginals = Symbol.for('@contextvars/core:emitterOriginals');
+// Keys shared by every copy of the package with this layout (the protocol number):
+// the binding of an emitter (where its listeners run), the methods a per-instance
+// patch replaced, and the mark of a prototype that carries the patched methods.
+const kTarget = Symbol.for(`@contextvars/core:emitterTarget:${PROTOCOL}`);
+const kOriginals = Symbol.for(`@contextvars/core:emitterOriginals:${PROTOCOL}`);
+const kShared = Symbol.for(`@contextvars/core:emitterPrototype:${PROTOCOL}`);
 
 type Bindable = EventEmitter & { [kTarget]?: Target; [kOriginals]?: Originals };
 
@@ -140,26 +132,28 @@ function install(holder: object, methods: ReturnType<typeof patchedMethods>): vo
 // Emitters of one instance each: the originals live on the instance.
 const instanceMethods = patchedMethods((emitter) => emitter[kOriginals]!);
 
-// HTTP requests and responses are bound on every request of every server: their
-// prototypes get the patched methods once, so that binding one costs a single
-// property write instead of reshaping each object (frameworks like Express swap
-// their prototypes, where reshaping is expensive).
-// Shared by every copy of the package, so that two copies never patch twice.
-const kPatched = Symbol.for('@contextvars/core:patchedPrototype');
-function patchPrototype(proto: object): void {
-  if (Object.hasOwn(proto, kPatched)) return;
-  Object.defineProperty(proto, kPatched, { value: true });
-  const originals = originalsOf(proto as EventEmitter);
+/**
+ * Puts the listener-adding methods that {@link bindEmitter} needs on `prototype`
+ * once, so that binding each of its instances costs one property write instead of
+ * reshaping the object. For emitters created in great numbers, such as HTTP
+ * requests and responses (`@contextvars/http` does it for Node's): frameworks like
+ * Express swap their prototypes, where reshaping each object is expensive.
+ * Instances that are never bound keep Node's own behaviour. Idempotent, and shared
+ * by every copy of this package.
+ */
+export function shareEmitterBinding(prototype: object): void {
+  if (prototype === null || typeof prototype !== 'object') {
+    throw new InvalidArgTypeError(
+      `shareEmitterBinding() needs a prototype object, received ${describe(prototype)}`,
+    );
+  }
+  if (Object.hasOwn(prototype, kShared)) return;
+  Object.defineProperty(prototype, kShared, { value: true });
+  const originals = originalsOf(prototype as EventEmitter);
   install(
-    proto,
+    prototype,
     patchedMethods(() => originals),
   );
-}
-
-function httpPrototypeOf(emitter: object): object | undefined {
-  if (emitter instanceof IncomingMessage) return IncomingMessage.prototype;
-  if (emitter instanceof ServerResponse) return ServerResponse.prototype;
-  return undefined;
 }
 
 /**
@@ -167,9 +161,12 @@ function httpPrototypeOf(emitter: object): object | undefined {
  * `addListener`, `prependListener`, `once`, `prependOnceListener`). Removal with
  * `off`/`removeListener` by the original function, `removeAllListeners`,
  * `listeners()` and `listenerCount()` keep working as usual. Listeners added before
- * the call are left alone. Binding again to a Context moves later listeners to it;
- * binding to a runner (a function that performs the call, like OpenTelemetry's
- * `context.with`) wraps it around whatever binding the emitter already has.
+ * the call are left alone.
+ *
+ * `ctx` is a Context, or a runner: a function that performs the call however an
+ * integration wants (OpenTelemetry's `context.with`, `reenter`). Binding a Context
+ * again moves later listeners to it; a runner wraps whatever binding the emitter
+ * already has, and a Context bound over a runner keeps the runner inside it.
  *
  * Like OpenTelemetry's `context.bind(ctx, emitter)`; the framework adapters bind
  * each request's `req` and `res` to its Context.
@@ -183,42 +180,21 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
       `bindEmitter() needs an EventEmitter, received ${describe(emitter)}`,
     );
   }
-  bindTarget(target, ctx as Target);
-  return emitter;
-}
-
-/**
- * Binds a request's `req` and `res` so that their listeners re-enter `ctx` (see
- * `reenter`): the request's variables, with the scoped values of whoever emits.
- * A binding that tracing made before (OpenTelemetry's `context.bind(serverCtx, req)`
- * by HTTP instrumentation) stays in force inside it, so a `'finish'` listener sees
- * the request's variables and the span the instrumentation gave it.
- */
-export function bindRequestEmitters(req: EventEmitter, res: EventEmitter, ctx: ContextState): void {
-  const target: Reentry = { _reenter: ctx };
-  bindTarget(req as Bindable, target);
-  bindTarget(res as Bindable, target);
-}
-
-function bindTarget(emitter: Bindable, target: Target): void {
-  const existing = emitter[kTarget];
+  const binding = ctx as Target;
+  const existing = target[kTarget];
   if (existing === undefined) {
-    const proto = httpPrototypeOf(emitter);
-    if (proto !== undefined) {
-      patchPrototype(proto);
-    } else if (emitter[kOriginals] === undefined) {
-      emitter[kOriginals] = originalsOf(emitter);
-      install(emitter, instanceMethods);
+    if ((target as { [kShared]?: true })[kShared] !== true && target[kOriginals] === undefined) {
+      target[kOriginals] = originalsOf(target);
+      install(target, instanceMethods);
     }
-    emitter[kTarget] = target;
-  } else if (typeof target === 'function') {
-    // A runner wraps the existing binding: listeners run in the bound Context, then the runner.
-    emitter[kTarget] = <R>(call: () => R): R => runIn(existing, () => target(call));
+    target[kTarget] = binding;
+  } else if (typeof binding === 'function') {
+    target[kTarget] = <R>(call: () => R): R => runIn(existing, () => binding(call));
   } else if (typeof existing === 'function') {
-    // A Context binding keeps a runner already there (tracing's bind) inside it.
-    emitter[kTarget] = <R>(call: () => R): R => runIn(target, () => existing(call));
+    // A runner already there (tracing's bind) stays in force inside the Context.
+    target[kTarget] = <R>(call: () => R): R => runIn(binding, () => existing(call));
   } else {
-    // Binding again to a Context moves later listeners to it.
-    emitter[kTarget] = target;
+    target[kTarget] = binding;
   }
+  return emitter;
 }

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 
-export { bindEmitter, type ListenerRunner } from './bind-emitter.js';
+export { bindEmitter, type ListenerRunner, shareEmitterBinding } from './bind-emitter.js';
 export { Context, copyContext, reenter, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {

@@ -14,8 +14,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Hamt, Leaf } from './hamt.js';
 
-/** Bump when the fields below, or those of Context/ContextVar read across copies, change. */
-const PROTOCOL = 3;
+/**
+ * Bump when the fields below, those of Context/ContextVar read across copies, or
+ * the emitter binding's keys change.
+ */
+export const PROTOCOL = 3;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
