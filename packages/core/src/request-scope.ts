@@ -7,7 +7,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { bindRequestEmitters } from './bind-emitter.js';
+import { bindEmitter } from './bind-emitter.js';
 import { type Context, copyContext, reenterUnchecked } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import { generateRequestId, isValidRequestId, requestId } from './request-id.js';
@@ -165,7 +165,9 @@ export class RequestScope<Req, GenReq = Req> {
   enter(raw: IncomingMessage, res: ServerResponse): Context {
     const ctx = copyContext();
     (raw as Carrier)[kRequestContext] = ctx;
-    bindRequestEmitters(raw, res, ctx);
+    const runner = <R>(call: () => R): R => reenterUnchecked(ctx, call);
+    bindEmitter(raw, runner);
+    bindEmitter(res, runner);
     return ctx;
   }
 
