@@ -10,6 +10,7 @@ import {
   type Context as OtelContext,
   propagation,
   type Span,
+  type TraceState,
   trace,
 } from '@opentelemetry/api';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
@@ -48,11 +49,12 @@ function inRequest<T>(fn: () => T): T {
 function passOn(incoming: Record<string, string | string[]>): Record<string, string> {
   return inRequest(() => {
     extractTraceContext(incoming);
-    return injectTraceContext({});
+    return inject();
   });
 }
 
 const state = (header: unknown) => parseTraceState(header)?.serialize();
+const inject = () => injectTraceContext<Record<string, string>>({});
 
 let unregister: () => void;
 const tracer = new BasicTracerProvider().getTracer('conformance');
@@ -118,7 +120,7 @@ describe('Trace Context: traceparent', () => {
     const [own, sent] = inRequest(() => {
       extractTraceContext({ traceparent: tp('03') });
       return tracer.startActiveSpan('call', (span: Span) => {
-        const out = [span.spanContext().traceFlags, injectTraceContext({}).traceparent];
+        const out = [span.spanContext().traceFlags, inject().traceparent];
         span.end();
         return out;
       });
@@ -135,7 +137,7 @@ describe('Trace Context: traceparent', () => {
         spanId: '1111111111111111',
         traceFlags: 0x03, // a span that claims randomness the trace never had
       });
-      return context.with(ctx, () => injectTraceContext({}).traceparent);
+      return context.with(ctx, () => inject().traceparent);
     });
     expect(sent).toBe(`00-${TRACE}-1111111111111111-01`);
   });
@@ -148,7 +150,7 @@ describe('Trace Context: traceparent', () => {
         spanId: '1111111111111111',
         traceFlags: 0x01,
       });
-      return context.with(ctx, () => injectTraceContext({}).traceparent);
+      return context.with(ctx, () => inject().traceparent);
     });
     expect(sent).toBe('00-ffffffffffffffffffffffffffffffff-1111111111111111-01');
   });
@@ -268,7 +270,7 @@ describe('Trace Context: tracestate', () => {
     const sent = inRequest(() => {
       extractTraceContext({ traceparent: tp(), tracestate: header });
       return tracer.startActiveSpan('call', (span: Span) => {
-        const out = injectTraceContext({}).tracestate;
+        const out = inject().tracestate;
         span.end();
         return out;
       });
@@ -331,15 +333,20 @@ describe('Trace Context: tracestate', () => {
   });
 
   it('serializeTraceState: another TraceState implementation is re-read, never trusted or thrown from', () => {
-    const foreign = { set: () => foreign, unset: () => foreign, get: () => undefined };
-    expect(serializeTraceState({ ...foreign, serialize: () => 'a=1,b=2' })).toBe('a=1,b=2');
-    expect(serializeTraceState({ ...foreign, serialize: () => 'a=1\r\nx: y' })).toBeUndefined();
-    const throwing = {
-      ...foreign,
-      serialize: () => {
-        throw new Error('boom');
-      },
+    const foreign = (serialize: () => string): TraceState => {
+      const self: TraceState = {
+        set: () => self,
+        unset: () => self,
+        get: () => undefined,
+        serialize,
+      };
+      return self;
     };
+    expect(serializeTraceState(foreign(() => 'a=1,b=2'))).toBe('a=1,b=2');
+    expect(serializeTraceState(foreign(() => 'a=1\r\nx: y'))).toBeUndefined();
+    const throwing = foreign(() => {
+      throw new Error('boom');
+    });
     expect(serializeTraceState(throwing)).toBeUndefined();
   });
 });
@@ -470,9 +477,7 @@ describe('Baggage', () => {
         },
       });
       const bag = propagation.createBaggage({ plain: { value: 'p\uDFFF' } });
-      return context.with(propagation.setBaggage(context.active(), bag), () =>
-        injectTraceContext({}),
-      );
+      return context.with(propagation.setBaggage(context.active(), bag), () => inject());
     });
     expect(parseBaggage(out.baggage)).toEqual(
       new Map([
