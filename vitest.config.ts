@@ -9,6 +9,10 @@ export default defineConfig({
     // Tests run against the sources; the built packages are checked by test/dual-package.
     alias: {
       '@contextvars/core': src('core'),
+      '@contextvars/http/node': fileURLToPath(
+        new URL('./packages/http/src/node.ts', import.meta.url),
+      ),
+      '@contextvars/http': src('http'),
       '@contextvars/fastify': src('fastify'),
       '@contextvars/express': src('express'),
       '@contextvars/koa': src('koa'),

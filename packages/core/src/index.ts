@@ -19,17 +19,6 @@ export {
   TokenWrongVarError,
 } from './errors.js';
 export { type AnyGenerator, independent } from './independent.js';
-export {
-  generateRequestId,
-  isValidRequestId,
-  MAX_REQUEST_ID_LENGTH,
-  requestId,
-} from './request-id.js';
-export {
-  RequestScope,
-  type RequestScopeOptions,
-  requestContextOf,
-  runInRequestContext,
-} from './request-scope.js';
+export { requestId } from './request-id.js';
 export { ScopedValue, type ScopeToken } from './scoped-value.js';
 export { Token } from './token.js';

@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestScope, type RequestScopeOptions, requestId } from '@contextvars/core';
+import { requestId } from '@contextvars/core';
+import { NodeRequestScope, type RequestScopeOptions } from '@contextvars/http/node';
 
 /** Options of the middleware; every one is optional. `Req` is the request type. */
 export type ContextVarsExpressOptions<Req extends IncomingMessage = IncomingMessage> =
@@ -26,7 +27,7 @@ export type ContextVarsMiddleware<Req extends IncomingMessage = IncomingMessage>
 export function contextvars<Req extends IncomingMessage = IncomingMessage>(
   options: ContextVarsExpressOptions<Req> = {},
 ): ContextVarsMiddleware<Req> {
-  const scope = new RequestScope<Req>(options);
+  const scope = new NodeRequestScope<Req>(options);
   const echo = scope.echoHeader;
   return function contextvarsMiddleware(req, res, next) {
     const id = scope.idFor(req, req);

@@ -5,13 +5,13 @@
  * @packageDocumentation
  */
 import type { IncomingMessage } from 'node:http';
+import { requestId } from '@contextvars/core';
+import { isValidRequestId } from '@contextvars/http';
 import {
-  isValidRequestId,
-  RequestScope,
+  NodeRequestScope,
   type RequestScopeOptions,
-  requestId,
   runInRequestContext,
-} from '@contextvars/core';
+} from '@contextvars/http/node';
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -46,7 +46,7 @@ export interface ContextVarsFastifyOptions
 export function genReqId(
   options: Pick<ContextVarsFastifyOptions, 'requestIdHeader' | 'generateRequestId'> = {},
 ): (raw: IncomingMessage) => string {
-  const scope = new RequestScope<FastifyRequest, IncomingMessage>(options);
+  const scope = new NodeRequestScope<FastifyRequest, IncomingMessage>(options);
   return (raw) => scope.idFor(raw, raw);
 }
 
@@ -75,9 +75,9 @@ function inRequestContext(fn: unknown): unknown {
 }
 
 const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, done) => {
-  let scope: RequestScope<FastifyRequest, IncomingMessage>;
+  let scope: NodeRequestScope<FastifyRequest, IncomingMessage>;
   try {
-    scope = new RequestScope<FastifyRequest, IncomingMessage>(options);
+    scope = new NodeRequestScope<FastifyRequest, IncomingMessage>(options);
   } catch (err) {
     done(err as Error);
     return;

@@ -5,12 +5,12 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestId } from '@contextvars/core';
 import {
-  RequestScope,
+  NodeRequestScope,
   type RequestScopeOptions,
-  requestId,
   runInRequestContext,
-} from '@contextvars/core';
+} from '@contextvars/http/node';
 
 /** What the middleware uses of Koa's context object (Koa 2 and 3). */
 export interface KoaContextLike {
@@ -38,7 +38,7 @@ export type ContextVarsKoaMiddleware<Ctx extends KoaContextLike = KoaContextLike
 export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
   options: ContextVarsKoaOptions<Ctx> = {},
 ): ContextVarsKoaMiddleware<Ctx> {
-  const scope = new RequestScope<Ctx>(options);
+  const scope = new NodeRequestScope<Ctx>(options);
   const echo = scope.echoHeader;
   return function contextvarsMiddleware(kctx, next) {
     const id = scope.idFor(kctx, kctx.req);

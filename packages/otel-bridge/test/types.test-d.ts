@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { ContextVar, type RequestScopeOptions } from '@contextvars/core';
+import { ContextVar } from '@contextvars/core';
+import type { RequestScopeOptions } from '@contextvars/http';
 import {
   BAGGAGE_MAX_BYTES,
   baggageVars,

@@ -1,0 +1,146 @@
+/**
+ * `@contextvars/http/node`: the per-request engine on Node's `http` objects. Binds
+ * each request's `req` and `res` so that their listeners (body parsers, multipart
+ * readers, `'finish'`, `'close'`) run in the request's Context, reads the incoming
+ * id from `rawHeaders`, and re-enters the Context at framework callbacks.
+ *
+ * @packageDocumentation
+ */
+import { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  bindEmitter,
+  type Context,
+  copyContext,
+  type ListenerRunner,
+  reenter,
+  shareEmitterBinding,
+} from '@contextvars/core';
+import { RequestScope } from './request-scope.js';
+
+export type { RequestScopeOptions } from './request-scope.js';
+
+// Versioned like the core's keys: copies with another layout never read this one.
+const kRequestContext = Symbol.for('@contextvars/http:requestContext:1');
+
+type Carrier = { [kRequestContext]?: Context };
+
+/**
+ * The Context that an adapter created for a raw request (`IncomingMessage`), for
+ * re-entering it at framework lifecycle points that run outside the request's own
+ * async chain. `undefined` for a request no adapter has seen.
+ */
+export function requestContextOf(raw: IncomingMessage): Context | undefined {
+  return (raw as Carrier)[kRequestContext];
+}
+
+/**
+ * Calls `fn` in the Context of the raw request (see {@link requestContextOf}), or
+ * in the current one if the request has none. The caller's scoped values stay in
+ * force (see `reenter`): a span that tracing made active around the callback is
+ * still the active one inside. Never throws `ERR_CONTEXT_ENTERED`: it is meant for
+ * framework callbacks that may fire inside or outside it.
+ */
+export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
+  const ctx = (raw as Carrier)[kRequestContext];
+  return ctx === undefined ? fn() : reenter(ctx, fn);
+}
+
+/**
+ * The value of header `name` (lower case) if it was sent exactly once. Reads
+ * `rawHeaders`, because `IncomingMessage#headers` is built lazily on first access
+ * and a request that never needs it should not pay for it here.
+ */
+function singleHeader(rawHeaders: string[], name: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const key = rawHeaders[i]!;
+    if (key.length === name.length && key.toLowerCase() === name) {
+      if (found !== undefined) return undefined; // repeated: never trusted
+      found = rawHeaders[i + 1];
+    }
+  }
+  return found;
+}
+
+let shared = false;
+
+/**
+ * Node's request and response prototypes get the binding methods once, so that
+ * binding a request costs one property write. Patching a prototype is the only
+ * way: Node has no public hook to run a request's listeners in a context, and
+ * per-object methods reshape every request object (costly where Express swaps
+ * prototypes). Unbound requests keep Node's behaviour.
+ */
+function shareHttpBinding(): void {
+  if (shared) return;
+  shareEmitterBinding(IncomingMessage.prototype);
+  shareEmitterBinding(ServerResponse.prototype);
+  shared = true;
+}
+
+/** {@link RequestScope} on Node's `http` request and response objects. */
+export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenReq> {
+  /**
+   * The id for a request: the incoming header when it was sent once and is valid,
+   * else a generated one.
+   */
+  idFor(req: GenReq, raw: Pick<IncomingMessage, 'rawHeaders' | 'headers'>): string {
+    const name = this.header;
+    if (name === undefined) return this.newId(req);
+    // Request objects that are not Node's (injected test requests) may lack rawHeaders.
+    const incoming = Array.isArray(raw.rawHeaders)
+      ? singleHeader(raw.rawHeaders, name)
+      : raw.headers?.[name];
+    return this.idFrom(incoming, req);
+  }
+
+  /**
+   * Creates the request's Context: a copy of the current one (the Context the
+   * server received the request in), with the raw request and response bound to
+   * re-enter it.
+   */
+  enter(raw: IncomingMessage, res: ServerResponse): Context {
+    shareHttpBinding();
+    const ctx = copyContext();
+    (raw as Carrier)[kRequestContext] = ctx;
+    const runner: ListenerRunner = (call) => reenter(ctx, call);
+    bindEmitter(raw, runner);
+    bindEmitter(res, runner);
+    return ctx;
+  }
+
+  /**
+   * Creates the request's Context ({@link NodeRequestScope.enter}) and calls `fn`
+   * in it. The Context is re-entered, not run: the span that instrumentation
+   * opened around the adapter's hook stays the active one for the code the hook
+   * calls, as it would without the adapter.
+   */
+  open<R>(raw: IncomingMessage, res: ServerResponse, fn: () => R): R {
+    return reenter(this.enter(raw, res), fn);
+  }
+
+  /**
+   * The whole entry for callback-style frameworks (Fastify hooks, Express
+   * middleware): enters a new Context, starts the request in it and calls `next`
+   * inside it once `onRequest` has settled; `next(err)` if it failed.
+   */
+  begin(
+    req: Req,
+    raw: IncomingMessage,
+    res: ServerResponse,
+    id: string,
+    next: (err?: unknown) => void,
+  ): void {
+    this.open(raw, res, () => {
+      let pending: undefined | Promise<unknown>;
+      try {
+        pending = this.start(req, id);
+      } catch (err) {
+        next(err);
+        return;
+      }
+      if (pending === undefined) next();
+      else pending.then(() => next(), next);
+    });
+  }
+}
