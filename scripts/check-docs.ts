@@ -41,6 +41,8 @@ interface Block {
 interface Doc {
   file: string;
   prelude: string;
+  /** Markdown line of each line of the prelude. */
+  preludeLines: number[];
   blocks: Block[];
 }
 
@@ -68,7 +70,7 @@ function markdownFiles(): string[] {
 
 function parse(file: string): Doc {
   const lines = readFileSync(file, 'utf8').split('\n');
-  const doc: Doc = { file, prelude: '', blocks: [] };
+  const doc: Doc = { file, prelude: '', preludeLines: [], blocks: [] };
   let runNext = false;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -79,7 +81,10 @@ function parse(file: string): Doc {
     if (line.trim() === '<!-- check-docs: prelude') {
       const end = lines.indexOf('-->', i);
       if (end === -1) throw new Error(`${file}:${i + 1}: unterminated check-docs prelude`);
-      doc.prelude += `${lines.slice(i + 1, end).join('\n')}\n`;
+      for (let j = i + 1; j < end; j++) {
+        doc.prelude += `${lines[j]}\n`;
+        doc.preludeLines.push(j + 1);
+      }
       i = end;
       continue;
     }
@@ -193,9 +198,10 @@ for (const doc of docs) {
     const w = d.file ? written.get(d.file.fileName) : undefined;
     if (d.file && d.start !== undefined && w) {
       const pos = d.file.getLineAndCharacterOfPosition(d.start);
-      const line = w.block ? w.block.line + pos.line : 0;
-      const where = w.block ? `${line}:${pos.character + 1}` : 'prelude';
-      console.error(`${relative(root, w.doc.file)}:${where} TS${d.code}: ${message}`);
+      const line = w.block ? w.block.line + pos.line : w.doc.preludeLines[pos.line];
+      console.error(
+        `${relative(root, w.doc.file)}:${line}:${pos.character + 1} TS${d.code}: ${message}`,
+      );
     } else {
       console.error(ts.formatDiagnostic(d, format).trim());
     }
