@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requestId } from '@contextvars/core';
+import { requestId, Token } from '@contextvars/core';
 import {
   NodeRequestScope,
   type RequestScopeOptions,
@@ -40,10 +40,14 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
 ): ContextVarsKoaMiddleware<Ctx> {
   const scope = new NodeRequestScope<Ctx>(options);
   const echo = scope.echoHeader;
+  const onerror = onerrorInRequest(echo);
   return function contextvarsMiddleware(kctx, next) {
     const id = scope.idFor(kctx, kctx.req);
     if (echo !== undefined) kctx.set(echo, id);
-    patchOnerror(kctx, echo);
+    // Koa reports errors from a promise chain that began before any middleware,
+    // through `ctx.onerror`, which it looks up on the request's own ctx: an own
+    // property reaches this request only (no prototype is changed).
+    kctx.onerror = onerror;
     return scope.open(kctx.req, kctx.res, () => {
       const pending = scope.start(kctx, id);
       return pending === undefined ? next() : pending.then(next);
@@ -51,26 +55,19 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
   };
 }
 
-const kPatched = Symbol.for('@contextvars/koa:onerror');
-const MISSING = Symbol('missing');
-
 /**
- * Koa reports errors (and emits the app's 'error') from a promise chain that began
- * before any middleware, and clears every response header first. Once per app, its
- * context prototype's `onerror` is wrapped to run in the request's Context and to
- * put the request id back through `err.headers`, which Koa sets after clearing.
+ * A ctx's `onerror` that runs Koa's own in the request's Context (so `app.on('error')`
+ * listeners see the request's vars) and puts the request id back through
+ * `err.headers`, which Koa applies after clearing every response header.
  */
-function patchOnerror(kctx: KoaContextLike, echo: string | undefined): void {
-  const proto = Object.getPrototypeOf(kctx) as KoaContextLike & { [kPatched]?: true };
-  if (proto === null || proto[kPatched]) return;
-  const onerror = proto.onerror;
-  Object.defineProperty(proto, kPatched, { value: true });
-  proto.onerror = function contextvarsOnerror(this: KoaContextLike, err: unknown) {
+function onerrorInRequest(echo: string | undefined): (this: KoaContextLike, err: unknown) => void {
+  return function contextvarsOnerror(this: KoaContextLike, err: unknown) {
+    const inherited = Object.getPrototypeOf(this) as KoaContextLike;
     return runInRequestContext(this.req, () => {
-      const id = requestId.get(MISSING);
+      const id = requestId.get(Token.MISSING);
       if (
         echo !== undefined &&
-        id !== MISSING &&
+        id !== Token.MISSING &&
         err !== null &&
         typeof err === 'object' &&
         Object.isExtensible(err)
@@ -78,7 +75,7 @@ function patchOnerror(kctx: KoaContextLike, echo: string | undefined): void {
         const carrier = err as { headers?: Record<string, unknown> };
         carrier.headers = { ...carrier.headers, [echo]: id };
       }
-      return onerror.call(this, err);
+      return inherited.onerror.call(this, err);
     });
   };
 }

@@ -221,6 +221,28 @@ describe.each(versions)('%s', (_name, createApp) => {
     expect((await send(`${base}/`, { headers: { 'x-fail': '1' } })).status).toBe(401);
   });
 
+  it('error responses: each app keeps its own echo setting; no prototype is patched', async () => {
+    const make = (echoRequestId: boolean) => {
+      const app = createApp();
+      app.silent = true;
+      app.use(contextvars({ echoRequestId, requestIdHeader: 'x-id' }));
+      app.use(async () => {
+        throw new Error('boom');
+      });
+      return app;
+    };
+    const echoing = make(true);
+    const silent = make(false);
+    const onerrorBefore = Object.getOwnPropertyDescriptor(echoing.context, 'onerror');
+    const [a, b] = [await start(echoing), await start(silent)];
+    const fromEchoing = await send(`${a}/`, { headers: { 'x-id': 'kept-1' } });
+    const fromSilent = await send(`${b}/`, { headers: { 'x-id': 'kept-2' } });
+    expect([fromEchoing.status, fromSilent.status]).toEqual([500, 500]);
+    expect(fromEchoing.headers['x-id']).toBe('kept-1');
+    expect(fromSilent.headers['x-id']).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(echoing.context, 'onerror')).toEqual(onerrorBefore);
+  });
+
   it('onRequest: per-request initial values are fresh', async () => {
     const cart = new ContextVar<string[]>('cart');
     const app = createApp();
