@@ -4,11 +4,9 @@
  *
  * @module
  */
-import { ContextVar, requestId } from '@contextvars/core';
+import { ContextVar, requestId, Token } from '@contextvars/core';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { activeOtelContext } from './propagation.js';
-
-const MISSING = Symbol('missing');
 
 /** Options of {@link pinoMixin}. Field names default to `@opentelemetry/instrumentation-pino`'s. */
 export interface PinoMixinOptions {
@@ -115,8 +113,8 @@ export function pinoMixin(options: PinoMixinOptions = {}): PinoMixin {
     const skip = bound.size > 0;
     let out: Record<string, unknown> | undefined;
     if (requestIdKey !== false && !(skip && bound.has(requestIdKey))) {
-      const id = requestId.get(MISSING);
-      if (id !== MISSING) out = { [requestIdKey]: id };
+      const id = requestId.get(Token.MISSING);
+      if (id !== Token.MISSING) out = { [requestIdKey]: id };
     }
     const spanContext = trace.getSpanContext(activeOtelContext());
     if (spanContext !== undefined && isSpanContextValid(spanContext)) {
@@ -128,8 +126,8 @@ export function pinoMixin(options: PinoMixinOptions = {}): PinoMixin {
     }
     for (const [key, v] of vars) {
       if (skip && bound.has(key)) continue;
-      const value = v.get(MISSING);
-      if (value === MISSING) continue;
+      const value = v.get(Token.MISSING);
+      if (value === Token.MISSING) continue;
       out ??= {};
       out[key] = value;
     }
@@ -171,11 +169,11 @@ export class RequestLoggerVar<L extends ChildLogger = ChildLogger> extends Conte
   override get(): L;
   override get<D>(fallback: D): L | D;
   override get(...args: unknown[]): unknown {
-    const current = super.get(MISSING);
-    if (current !== MISSING) return current;
+    const current = super.get(Token.MISSING);
+    if (current !== Token.MISSING) return current;
     if (this.base !== undefined) {
-      const id = requestId.get(MISSING);
-      if (id === MISSING) return this.base;
+      const id = requestId.get(Token.MISSING);
+      if (id === Token.MISSING) return this.base;
       const child = this.base.child({ request_id: id }) as L;
       this.set(child);
       return child;

@@ -6,8 +6,10 @@
  *
  * @module
  */
-import { type ContextVar, InvalidArgTypeError, requestId } from '@contextvars/core';
+import { type ContextVar, InvalidArgTypeError, requestId, Token } from '@contextvars/core';
+import { HTTP_TOKEN } from '@contextvars/http';
 import {
+  baggageEntryMetadataFromString,
   context,
   diag,
   isSpanContextValid,
@@ -26,12 +28,9 @@ import {
   type BaggageMember,
   formatBaggage,
   formatTraceParent,
-  parseBaggage,
+  parseBaggageMembers,
   parseTraceParent,
 } from './w3c.js';
-
-const MISSING = Symbol('missing');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * The active OpenTelemetry context, as the global context manager has it; where it
@@ -61,10 +60,16 @@ function assertMapping(
   }
 }
 
-function withEntries(ctx: OtelContext, entries: Map<string, string>): OtelContext {
+function withEntries(ctx: OtelContext, entries: Map<string, BaggageMember>): OtelContext {
   if (entries.size === 0) return ctx;
   let bag = propagation.getBaggage(ctx) ?? propagation.createBaggage();
-  for (const [key, value] of entries) bag = bag.setEntry(key, { value });
+  for (const [key, { value, properties }] of entries) {
+    // Properties are opaque metadata to OpenTelemetry: kept so they go out again.
+    bag = bag.setEntry(
+      key,
+      properties ? { value, metadata: baggageEntryMetadataFromString(properties) } : { value },
+    );
+  }
   return propagation.setBaggage(ctx, bag);
 }
 
@@ -81,8 +86,8 @@ function outgoingBaggage(
       entries.set(key, properties ? { value: entry.value, properties } : entry.value);
     }
   for (const [key, v] of vars) {
-    const value = v.get(MISSING);
-    if (value === MISSING || value === undefined || value === null) continue;
+    const value = v.get(Token.MISSING);
+    if (value === Token.MISSING || value === undefined || value === null) continue;
     try {
       entries.set(key, String(value));
     } catch (err) {
@@ -113,7 +118,7 @@ export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPr
   assertMapping(mapping, 'baggageVars()');
   const vars = Object.entries(mapping);
   for (const [key, v] of vars) {
-    if (!TOKEN.test(key))
+    if (!HTTP_TOKEN.test(key))
       throw new InvalidArgTypeError(`baggageVars(): "${key}" is not a valid baggage key`);
     baggageRegistry.set(key, v as ContextVar<unknown>);
   }
@@ -123,7 +128,7 @@ export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPr
       if (header !== '') setter.set(carrier, 'baggage', header);
     },
     extract(ctx: OtelContext, carrier: unknown, getter: TextMapGetter): OtelContext {
-      return withEntries(ctx, parseBaggage(getter.get(carrier, 'baggage')));
+      return withEntries(ctx, parseBaggageMembers(getter.get(carrier, 'baggage')));
     },
     fields(): string[] {
       return ['baggage'];
@@ -159,12 +164,12 @@ export function extractTraceContext(headers: IncomingHeaders): OtelContext {
   if (headers === null || typeof headers !== 'object') return active;
   // Outside a request the current Context is the process's (or a task's) own:
   // writing there would hand this trace to everything that runs later.
-  const inRequest = requestId.get(MISSING) !== MISSING;
-  const entries = parseBaggage(headers.baggage);
+  const inRequest = requestId.get(Token.MISSING) !== Token.MISSING;
+  const entries = parseBaggageMembers(headers.baggage);
   if (inRequest) {
     for (const [key, v] of baggageRegistry) {
-      const value = entries.get(key);
-      if (value !== undefined) v.set(value);
+      const member = entries.get(key);
+      if (member !== undefined) v.set(member.value);
     }
   }
   const existing = trace.getSpanContext(active);

@@ -3,10 +3,8 @@
  *
  * @module
  */
-import type { ContextVar } from '@contextvars/core';
+import { type ContextVar, Token } from '@contextvars/core';
 import type { AttributeValue, Context as OtelContext, Span } from '@opentelemetry/api';
-
-const MISSING = Symbol('missing');
 
 /** The `SpanProcessor` shape of `@opentelemetry/sdk-trace-base`, without depending on it. */
 export interface ContextVarSpanProcessor {
@@ -48,7 +46,7 @@ export function contextVarAttributes(
   return {
     onStart(span: Span): void {
       for (const [name, v] of entries) {
-        const attribute = toAttribute(v.get(MISSING));
+        const attribute = toAttribute(v.get(Token.MISSING));
         if (attribute !== undefined) span.setAttribute(name, attribute);
       }
     },

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { HTTP_TOKEN } from '@contextvars/http';
 import { diag } from '@opentelemetry/api';
 import { KNOWN_FLAGS } from './trace-flags.js';
 
@@ -68,7 +69,6 @@ export const BAGGAGE_MAX_MEMBERS = 64;
 /** W3C Baggage limit: bytes of the whole `baggage` (all header fields combined). */
 export const BAGGAGE_MAX_BYTES = 8192;
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAGGAGE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u; // in u-mode only unpaired halves match
 
@@ -151,7 +151,7 @@ function parseProperties(text: string): string | undefined {
     if (property.length === 0) continue; // `k=v;` or `;;`: nothing lost by skipping it
     const eq = property.indexOf('=');
     const key = trimOws(eq === -1 ? property : property.slice(0, eq));
-    if (!TOKEN.test(key)) return undefined;
+    if (!HTTP_TOKEN.test(key)) return undefined;
     if (eq === -1) {
       out.push(key);
       continue;
@@ -171,7 +171,7 @@ function parseMember(member: string): [string, BaggageMember] | undefined {
   if (eq <= 0) return undefined;
   const key = trimOws(keyValue, 0, eq);
   const encoded = trimOws(keyValue, eq + 1);
-  if (!TOKEN.test(key) || !BAGGAGE_OCTETS.test(encoded)) return undefined;
+  if (!HTTP_TOKEN.test(key) || !BAGGAGE_OCTETS.test(encoded)) return undefined;
   const parsed: BaggageMember = { value: decodeBaggageValue(encoded) };
   if (semi !== -1) {
     const properties = parseProperties(member.slice(semi + 1));
@@ -260,7 +260,7 @@ export function formatBaggage(
 }
 
 function formatMember(key: string, entry: string | BaggageMember): string | undefined {
-  if (typeof key !== 'string' || !TOKEN.test(key)) {
+  if (typeof key !== 'string' || !HTTP_TOKEN.test(key)) {
     diag.warn(`contextvars: baggage key ${safeJson(key)} is not a token; not sent`);
     return undefined;
   }

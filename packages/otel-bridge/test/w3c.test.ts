@@ -1,8 +1,10 @@
+import { propagation, ROOT_CONTEXT } from '@opentelemetry/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   BAGGAGE_MAX_BYTES,
   BAGGAGE_MAX_MEMBERS,
+  baggageVars,
   formatBaggage,
   formatTraceParent,
   parseBaggage,
@@ -89,5 +91,23 @@ describe('baggage', () => {
         ['b', '2'],
       ]),
     );
+  });
+});
+
+describe('baggage properties through the propagator', () => {
+  it('extract keeps member properties, inject writes them out again', () => {
+    const propagator = baggageVars({});
+    const getter = { get: (c: Record<string, string>, k: string) => c[k], keys: Object.keys };
+    const ctx = propagator.extract(ROOT_CONTEXT, { baggage: 'k=v;prop=1;flag, plain=2' }, getter);
+    const entry = propagation.getBaggage(ctx)?.getEntry('k');
+    expect(entry?.value).toBe('v');
+    expect(entry?.metadata?.toString()).toBe('prop=1;flag');
+    const out: Record<string, string> = {};
+    propagator.inject(ctx, out, {
+      set: (c, k, v) => {
+        c[k] = v;
+      },
+    });
+    expect(out.baggage).toBe('k=v;prop=1;flag,plain=2');
   });
 });
