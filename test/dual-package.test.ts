@@ -1,5 +1,8 @@
-import { existsSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -70,5 +73,55 @@ describe('two copies of the core in one process', () => {
       }
     });
     expect(code).toBe('ERR_CONTEXT_ENTERED');
+  });
+});
+
+describe('a copy with another protocol number beside this one', () => {
+  // What a future (or older) release with another internal layout looks like: the
+  // same build with its protocol number changed. It must keep its own state and
+  // work, never read ours.
+  let other: Core;
+  beforeAll(() => {
+    const source = readFileSync(`${dist}index.cjs`, 'utf8');
+    expect(source).toMatch(/var PROTOCOL = \d+;/);
+    const dir = mkdtempSync(join(tmpdir(), 'contextvars-protocol-'));
+    const file = join(dir, 'index.cjs');
+    writeFileSync(file, source.replace(/var PROTOCOL = \d+;/, 'var PROTOCOL = 9999;'));
+    other = createRequire(import.meta.url)(file) as Core;
+  });
+
+  it('keeps its own current Context, root and requestId', async () => {
+    const ours = new cjs.ContextVar<string>('ours');
+    const theirs = new other.ContextVar<string>('theirs');
+    expect(other.requestId).not.toBe(cjs.requestId);
+    await new cjs.Context().run(async () => {
+      ours.set('A');
+      await new other.Context().run(async () => {
+        theirs.set('B');
+        await new Promise((r) => setTimeout(r, 1));
+        expect(ours.get()).toBe('A');
+        expect(theirs.get()).toBe('B');
+      });
+      expect(theirs.get('unset')).toBe('unset');
+      expect(ours.get()).toBe('A');
+    });
+  });
+
+  it('binds the same emitter independently of ours', () => {
+    const ee = new EventEmitter();
+    const mine = new cjs.ContextVar<string>('mine');
+    const yours = new other.ContextVar<string>('yours');
+    const a = new cjs.Context();
+    a.run(() => mine.set('bound by ours'));
+    const b = new other.Context();
+    b.run(() => yours.set('bound by theirs'));
+    cjs.bindEmitter(ee, a);
+    other.bindEmitter(ee, b);
+    let seen: unknown[] = [];
+    ee.on('x', () => {
+      seen = [mine.get('none'), yours.get('none')];
+    });
+    ee.emit('x');
+    expect(seen).toEqual(['bound by ours', 'bound by theirs']);
   });
 });
