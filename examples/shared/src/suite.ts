@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { close, listen, postJson, send } from '../../../test/support/http.js';
+import { close, listen, postJson, send } from './http.js';
 import { memoryDestination } from './index.js';
 
 export type StartApp = (destination: ReturnType<typeof memoryDestination>) => Promise<Server>;
