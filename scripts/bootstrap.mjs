@@ -62,12 +62,7 @@ if (own.includes('--pnpm-bin')) {
   process.exit(0);
 }
 
-const env = {
-  ...process.env,
-  PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}`,
-  // The pinned pnpm is the project's pnpm: never let it look for another one.
-  npm_config_manage_package_manager_versions: 'false',
-};
+const env = { ...process.env, PATH: `${binDir}${delimiter}${process.env.PATH ?? ''}` };
 const pnpm = join(prefix, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 if (!quiet) console.error(`› installing the workspace with pnpm ${pnpmVersion}`);
 run(process.execPath, [pnpm, 'install', '--frozen-lockfile', '--reporter=silent'], env);

@@ -8,6 +8,7 @@ export { ContextManagerRegisteredError } from './errors.js';
 export {
   type ChildLogger,
   type LogFn,
+  type PinoMixin,
   type PinoMixinOptions,
   pinoMixin,
   RequestLoggerVar,
@@ -24,6 +25,7 @@ export { type ContextVarSpanProcessor, contextVarAttributes } from './span-attri
 export {
   BAGGAGE_MAX_BYTES,
   BAGGAGE_MAX_MEMBERS,
+  type BaggageMember,
   formatBaggage,
   formatTraceParent,
   parseBaggage,
