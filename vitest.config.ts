@@ -16,6 +16,7 @@ export default defineConfig({
       '@contextvars/fastify': src('fastify'),
       '@contextvars/express': src('express'),
       '@contextvars/koa': src('koa'),
+      '@contextvars/nestjs': src('nestjs'),
       '@contextvars/hono': src('hono'),
       '@contextvars/otel-bridge': src('otel-bridge'),
     },
