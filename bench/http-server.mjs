@@ -248,6 +248,40 @@ async function koaServer() {
   return server.address().port;
 }
 
+async function honoServer() {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const app = new Hono();
+  if (variant === 'contextvars') {
+    const { contextvars } = await import('@contextvars/hono');
+    app.use(contextvars({ onRequest: setVars }));
+  } else if (variant === 'als') {
+    app.use((_c, next) => als.run(alsStore(), next));
+  } else if (variant === 'context-storage') {
+    // Hono's own: one AsyncLocalStorage holding `c`; values go in `c.set`.
+    const { contextStorage, getContext } = await import('hono/context-storage');
+    app.use(contextStorage());
+    app.use((c, next) => {
+      c.set('a', 'tenant-1');
+      c.set('b', 42);
+      c.set('c', 'user-7');
+      return next();
+    });
+    readers['context-storage'] = () => {
+      const c = getContext();
+      return { a: c.get('a'), b: c.get('b'), c: c.get('c') };
+    };
+  }
+  app.get('/', (c) => c.json(payload()));
+  app.post('/', async (c) => {
+    const body = await c.req.json();
+    return c.json({ ...payload(), size: Object.keys(body).length });
+  });
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  return server.address().port;
+}
+
 /** The variants each framework is measured with; the baseline (see BASELINE) first. */
 export const VARIANTS = {
   fastify: [
@@ -263,6 +297,7 @@ export const VARIANTS = {
   'fastify-log': ['no-mixin', 'als-mixin', 'pinomixin'],
   express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
   koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
+  hono: ['bare', 'contextvars', 'als', 'context-storage'],
 };
 
 /** The variant the others are divided by: `bare` unless named here. */
@@ -274,6 +309,7 @@ const servers = {
   'fastify-vars': fastifyServer,
   express: expressServer,
   koa: koaServer,
+  hono: honoServer,
 };
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (!servers[framework] || !VARIANTS[framework]?.includes(variant)) {

@@ -1,7 +1,8 @@
 // HTTP overhead of the adapters: req/s of each framework bare, with its
 // @contextvars adapter (setting 3 vars per request, reading them in the handler),
 // with a raw AsyncLocalStorage middleware doing the same, and with the libraries
-// people use today (@fastify/request-context, express-http-context, cls-rtracer),
+// people use today (@fastify/request-context, express-http-context, cls-rtracer,
+// Hono's contextStorage()),
 // for GET and for POST with a 1 KB JSON body. Load comes from autocannon in a
 // separate process against 127.0.0.1; server and load are pinned to different
 // cores when `taskset` exists. Bare and adapter runs alternate, and the claim is
@@ -23,7 +24,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 2 : 8));
 const WARMUP = QUICK ? 1 : 2;
 const CONNECTIONS = 50;
 const FRAMEWORKS = (
-  process.env.BENCH_FRAMEWORKS ?? 'fastify,fastify-vars,fastify-log,express,koa'
+  process.env.BENCH_FRAMEWORKS ?? 'fastify,fastify-vars,fastify-log,express,koa,hono'
 ).split(',');
 /** The cost of more vars per request, and of logging, are measured on GET only. */
 const METHODS: Record<string, string[]> = { 'fastify-vars': ['GET'], 'fastify-log': ['GET'] };

@@ -516,3 +516,81 @@ describe.each(NODE_SERVERS)('on %s', (_name, factory) => {
     }
   });
 });
+
+// Bun, Deno and other fetch runtimes call `app.fetch(request)` themselves: the same
+// middleware, with no Node server and nothing of `node:http` in the way.
+describe('without a server: app.fetch(new Request(...)), the Bun/Deno entry', () => {
+  const app = new Hono();
+  app.use(contextvars({ onRequest: setUser }));
+  app.post('/', async (c) => {
+    await sleep(Math.random() * 3);
+    const body = await c.req.json();
+    await new Promise((r) => setImmediate(r));
+    return c.json({ ...seen(), body, fromC: c.get('requestId') });
+  });
+  app.get('/fail', async () => {
+    await sleep(1);
+    throw new Error('fetch failed');
+  });
+  app.get('/stream', (c) =>
+    stream(c, async (s) => {
+      for (let i = 0; i < 3; i++) {
+        await s.sleep(1);
+        await s.writeln(`${seen().id} ${seen().user}`);
+      }
+    }),
+  );
+  app.onError((err, c) => c.json({ error: err.message, ...seen() }, 500));
+  const request = (path: string, headers: Record<string, string>, body?: unknown) =>
+    app.fetch(
+      new Request(`http://localhost${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    );
+
+  it('200 concurrent requests never see each other’s values; ids echoed', async () => {
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        request('/', { 'x-user': `f${i}`, 'x-request-id': `fid-${i}` }, { i }),
+      ),
+    );
+    for (const [i, res] of responses.entries()) {
+      expect(res.headers.get('x-request-id')).toBe(`fid-${i}`);
+      expect(await res.json()).toEqual({
+        id: `fid-${i}`,
+        user: `f${i}`,
+        step: 'none',
+        body: { i },
+        fromC: `fid-${i}`,
+      });
+    }
+  });
+
+  it('onError and stream() see the request; a repeated or hostile id is replaced', async () => {
+    const failed = await request('/fail', { 'x-user': 'err', 'x-request-id': 'f-err' });
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({
+      error: 'fetch failed',
+      id: 'f-err',
+      user: 'err',
+      step: 'none',
+    });
+    const streamed = await request('/stream', { 'x-user': 'st', 'x-request-id': 'f-st' });
+    expect(await readLines(streamed)).toEqual(['f-st st', 'f-st st', 'f-st st']);
+
+    const repeated = new Headers([
+      ['x-request-id', 'one'],
+      ['x-request-id', 'two'],
+    ]);
+    for (const headers of [repeated, { 'x-request-id': '<script>' }]) {
+      const res = await app.fetch(
+        new Request('http://localhost/', { method: 'POST', headers, body: '{}' }),
+      );
+      const { id } = (await res.json()) as { id: string };
+      expect(id).toMatch(UUID);
+      expect(res.headers.get('x-request-id')).toBe(id);
+    }
+  });
+});
