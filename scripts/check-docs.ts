@@ -29,7 +29,6 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['core', 'fastify', 'express', 'koa', 'otel-bridge'];
 
 interface Block {
   /** 1-based line of the first line of code in the Markdown file. */
@@ -209,7 +208,12 @@ for (const doc of docs) {
 }
 
 // Each package README names every export of its package (in backticks).
-for (const pkg of PACKAGES) {
+const packages = readdirSync(join(root, 'packages')).filter(
+  (pkg) =>
+    existsSync(join(root, 'packages', pkg, 'README.md')) &&
+    existsSync(join(root, 'packages', pkg, 'src', 'index.ts')),
+);
+for (const pkg of packages) {
   const readme = join(root, 'packages', pkg, 'README.md');
   const entry = join(root, 'packages', pkg, 'src', 'index.ts');
   const p = ts.createProgram({ rootNames: [entry], options, host, oldProgram: program });

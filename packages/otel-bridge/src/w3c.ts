@@ -222,7 +222,7 @@ export function parseBaggageMembers(header: unknown): Map<string, BaggageMember>
 
 /**
  * Parses `baggage` header(s) into key → decoded value, as
- * {@link parseBaggageMembers} reads them (properties left out). Values whose
+ * the internal `parseBaggageMembers` reads them (properties left out). Values whose
  * percent-encoded bytes are not UTF-8 decode with U+FFFD in their place.
  */
 export function parseBaggage(header: unknown): Map<string, string> {
