@@ -19,6 +19,10 @@ export default defineConfig({
       '@contextvars/nestjs': src('nestjs'),
       '@contextvars/hono': src('hono'),
       '@contextvars/otel-bridge': src('otel-bridge'),
+      '@contextvars/carry/bullmq': fileURLToPath(
+        new URL('./packages/carry/src/bullmq.ts', import.meta.url),
+      ),
+      '@contextvars/carry': src('carry'),
     },
   },
   test: {

@@ -23,6 +23,13 @@ export {
 } from './propagation.js';
 export { type ContextVarSpanProcessor, contextVarAttributes } from './span-attributes.js';
 export {
+  type CarriedTraceHeaders,
+  type CarriedTraceSpan,
+  type TraceCarrier,
+  type TraceCarrierOptions,
+  traceCarrier,
+} from './trace-carrier.js';
+export {
   BAGGAGE_MAX_BYTES,
   BAGGAGE_MAX_MEMBERS,
   type BaggageMember,
