@@ -1,9 +1,13 @@
 /**
- * Two services with the OpenTelemetry SDK and the bridge. Service A (Fastify)
- * receives a request, sets a `tenant` var and calls service B (Express) over HTTP;
- * B's logs and spans carry A's trace id, and the tenant arrives through baggage.
+ * Two services and a queue worker with the OpenTelemetry SDK and the bridge.
+ * Service A (Fastify) receives a request, sets a `tenant` var and calls service B
+ * (Express) over HTTP; B's logs and spans carry A's trace id, and the tenant
+ * arrives through baggage. A then enqueues a BullMQ job; the worker processes it
+ * with A's tenant, request id and trace, carried by `@contextvars/carry`.
  */
 import { createServer, request as httpRequest, type Server } from 'node:http';
+import { defineCarrier } from '@contextvars/carry';
+import { bullmqTelemetry } from '@contextvars/carry/bullmq';
 import { ContextVar, requestId } from '@contextvars/core';
 import { contextvars as expressContextvars } from '@contextvars/express';
 import { contextvars as fastifyContextvars } from '@contextvars/fastify';
@@ -13,6 +17,7 @@ import {
   extractTraceContext,
   pinoMixin,
   registerContextManager,
+  traceCarrier,
 } from '@contextvars/otel-bridge';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { CompositePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -21,12 +26,19 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { Queue, Worker } from 'bullmq';
 import express from 'express';
 import Fastify from 'fastify';
 import pino, { type DestinationStream } from 'pino';
 
 /** The tenant of the current request: set by A from its caller, carried to B in baggage. */
 export const tenant = new ContextVar<string>('tenant');
+
+/** What travels with a job: the tenant, and (by default) the request id and the trace context. */
+export const carrier = defineCarrier({
+  vars: { tenant: { var: tenant, codec: 'string' } },
+  trace: traceCarrier(),
+});
 
 /** Sets up OpenTelemetry once per process: the bridge's context manager, propagators, an in-memory exporter. */
 export function setUpTelemetry() {
@@ -92,8 +104,49 @@ export function createServiceB(destination: DestinationStream): Server {
   return createServer(app);
 }
 
-/** Service A: sets the tenant, calls B inside a span, logs around it. */
-export async function createServiceA(serviceB: string, destination: DestinationStream) {
+/** A job of the order queue. */
+export interface ShipJob {
+  order: string;
+}
+
+/**
+ * The order queue and its worker, on the Redis at `connection`. BullMQ's
+ * telemetry option is where the carrier fits: the job's record rides in BullMQ's
+ * own job metadata, and the processor runs in a Context restored from it.
+ */
+export function createOrderQueue(
+  connection: { host: string; port: number },
+  destination: DestinationStream,
+) {
+  const telemetry = bullmqTelemetry(carrier);
+  const log = logger('worker', destination);
+  const tracer = trace.getTracer('worker');
+  const queue = new Queue<ShipJob>('orders', { connection, telemetry });
+  const worker = new Worker<ShipJob>(
+    'orders',
+    (job) =>
+      tracer.startActiveSpan('worker ship order', async (span) => {
+        log.info({ job: job.id }, 'shipping order');
+        span.end();
+      }),
+    { connection, telemetry },
+  );
+  return {
+    queue,
+    worker,
+    async close() {
+      await worker.close();
+      await queue.close();
+    },
+  };
+}
+
+/** Service A: sets the tenant, calls B inside a span, logs around it, and enqueues a job when given a queue. */
+export async function createServiceA(
+  serviceB: string,
+  destination: DestinationStream,
+  queue?: Queue<ShipJob>,
+) {
   const log = logger('A', destination);
   const tracer = trace.getTracer('service-a');
   const app = Fastify();
@@ -107,6 +160,7 @@ export async function createServiceA(serviceB: string, destination: DestinationS
     tracer.startActiveSpan('A place order', async (span) => {
       log.info('placing order');
       const fromB = await call(`${serviceB}/inventory`);
+      await queue?.add('ship', { order: requestId.get() });
       log.info({ fromB }, 'order placed');
       span.end();
       return {
