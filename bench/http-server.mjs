@@ -282,6 +282,65 @@ async function honoServer() {
   return server.address().port;
 }
 
+// NestJS 12 on platform-express, written without decorator syntax (this file is
+// plain JavaScript): Nest's decorators are functions, applied here by hand.
+async function nestjsServer() {
+  await import('reflect-metadata');
+  const { Body, Controller, Get, HttpCode, Module, Post } = await import('@nestjs/common');
+  const { NestFactory } = await import('@nestjs/core');
+  const imports = [];
+  if (variant === 'contextvars') {
+    const { ContextVarsModule } = await import('@contextvars/nestjs');
+    imports.push(ContextVarsModule.forRoot({ onRequest: setVars }));
+  } else if (variant === 'als') {
+    const AlsModule = class {
+      configure(consumer) {
+        consumer.apply((_req, _res, next) => als.run(alsStore(), next)).forRoutes('*');
+      }
+    };
+    Module({})(AlsModule);
+    imports.push(AlsModule);
+  } else if (variant === 'nestjs-cls') {
+    // What nestjs-cls users write: the middleware mounted by the module, values set
+    // in its `setup`, read by singletons through the static ClsServiceManager.
+    const { ClsModule, ClsServiceManager } = await import('nestjs-cls');
+    imports.push(
+      ClsModule.forRoot({
+        global: true,
+        middleware: {
+          mount: true,
+          setup: (cls) => {
+            cls.set('a', 'tenant-1');
+            cls.set('b', 42);
+            cls.set('c', 'user-7');
+          },
+        },
+      }),
+    );
+    const cls = ClsServiceManager.getClsService();
+    readers['nestjs-cls'] = () => ({ a: cls.get('a'), b: cls.get('b'), c: cls.get('c') });
+  }
+  const BenchController = class {
+    get() {
+      return payload();
+    }
+    post(body) {
+      return { ...payload(), size: Object.keys(body).length };
+    }
+  };
+  const method = (name) => Object.getOwnPropertyDescriptor(BenchController.prototype, name);
+  Get()(BenchController.prototype, 'get', method('get'));
+  Post()(BenchController.prototype, 'post', method('post'));
+  HttpCode(200)(BenchController.prototype, 'post', method('post'));
+  Body()(BenchController.prototype, 'post', 0);
+  Controller()(BenchController);
+  const BenchModule = class {};
+  Module({ imports, controllers: [BenchController] })(BenchModule);
+  const app = await NestFactory.create(BenchModule, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  return app.getHttpServer().address().port;
+}
+
 /** The variants each framework is measured with; the baseline (see BASELINE) first. */
 export const VARIANTS = {
   fastify: [
@@ -298,6 +357,7 @@ export const VARIANTS = {
   express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
   koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
   hono: ['bare', 'contextvars', 'als', 'context-storage'],
+  nestjs: ['bare', 'contextvars', 'als', 'nestjs-cls'],
 };
 
 /** The variant the others are divided by: `bare` unless named here. */
@@ -310,6 +370,7 @@ const servers = {
   express: expressServer,
   koa: koaServer,
   hono: honoServer,
+  nestjs: nestjsServer,
 };
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (!servers[framework] || !VARIANTS[framework]?.includes(variant)) {

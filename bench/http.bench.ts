@@ -24,7 +24,7 @@ const DURATION = Number(process.env.BENCH_DURATION ?? (QUICK ? 2 : 8));
 const WARMUP = QUICK ? 1 : 2;
 const CONNECTIONS = 50;
 const FRAMEWORKS = (
-  process.env.BENCH_FRAMEWORKS ?? 'fastify,fastify-vars,fastify-log,express,koa,hono'
+  process.env.BENCH_FRAMEWORKS ?? 'fastify,fastify-vars,fastify-log,express,koa,hono,nestjs'
 ).split(',');
 /** The cost of more vars per request, and of logging, are measured on GET only. */
 const METHODS: Record<string, string[]> = { 'fastify-vars': ['GET'], 'fastify-log': ['GET'] };

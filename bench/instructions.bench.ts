@@ -24,7 +24,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 20_000);
 const FRAMEWORKS = (process.env.BENCH_FRAMEWORKS ?? 'fastify').split(',');
 const METHOD = process.env.BENCH_METHOD ?? 'GET';
 const DEFAULT_VARIANTS =
-  'bare,als,contextvars,request-context,express-http-context,cls-rtracer,context-storage';
+  'bare,als,contextvars,request-context,express-http-context,cls-rtracer,context-storage,nestjs-cls';
 
 if (spawnSync('valgrind', ['--version']).status !== 0) {
   console.error('bench:instructions needs valgrind (apt-get install valgrind)');

@@ -14,6 +14,7 @@ import { contextvars as expressContextvars } from '@contextvars/express';
 import { contextvars as fastifyContextvars } from '@contextvars/fastify';
 import { ContextVarsModule, type ContextVarsModuleOptions } from '@contextvars/nestjs';
 import { pinoMixin } from '@contextvars/otel-bridge';
+import { context, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 import type {
   ArgumentsHost,
@@ -81,7 +82,7 @@ export async function startApp(
   options: AppOptions = {},
 ): Promise<RunningApp> {
   const { common, rxjs } = nest;
-  const { Controller, Get, Post, Body, Param, Inject, Injectable, UseGuards, Module, Catch, Req } =
+  const { Controller, Get, Post, Body, Param, Inject, Injectable, UseGuards, Module, Catch } =
     common;
   const lines = options.lines;
   const logger: Logger = pino(
@@ -172,15 +173,20 @@ export async function startApp(
     }
 
     @Get('slow')
-    async slow(@Req() req: IncomingMessage) {
-      options.onRequestObject?.(req);
+    async slow() {
       await sleep(50);
       return seen();
     }
 
+    @Get('span')
+    async span() {
+      await sleepRandom();
+      logger.info('span');
+      return { ...seen(), span: trace.getSpanContext(context.active())?.spanId ?? null };
+    }
+
     @Get('sync')
-    sync(@Req() req: IncomingMessage) {
-      options.onRequestObject?.(req);
+    sync() {
       return { id: requestId.get(null), value: fromMiddleware.get(null) };
     }
   }
@@ -188,6 +194,7 @@ export async function startApp(
   @Injectable()
   class ValueMiddleware {
     async use(req: IncomingMessage, _res: ServerResponse, next: () => void): Promise<void> {
+      options.onRequestObject?.(req);
       if (header(req, 'x-fast') === undefined) await sleepRandom();
       fromMiddleware.set(`m-${header(req, 'x-value')}`);
       next();

@@ -3,6 +3,8 @@
  * v12.test.ts) on platform-express and platform-fastify, against real servers on
  * 127.0.0.1.
  */
+import { ContextVarsContextManager } from '@contextvars/otel-bridge';
+import { context, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duplicateKeys } from '../otel-sdk/duplicate-keys.js';
 import {
@@ -164,6 +166,60 @@ export function nestSuite(nest: Nest): void {
           expect(answer).not.toMatch(/set-cookie/i);
         },
       );
+    });
+
+    describe('beside OpenTelemetry (the bridge as context manager)', () => {
+      const lines: string[] = [];
+      let app: RunningApp;
+      let manager: ContextVarsContextManager;
+      const traceId = 'a'.repeat(32);
+      const spanIdOf = (n: number) => n.toString(16).padStart(16, '0');
+      beforeAll(async () => {
+        manager = new ContextVarsContextManager().enable();
+        context.setGlobalContextManager(manager);
+        // What HTTP instrumentation does: the request listener runs with the
+        // server span active.
+        let n = 0;
+        app = await startApp(nest, platform, {
+          lines,
+          contextvars: {},
+          aroundRequest: (fn) =>
+            context.with(
+              trace.setSpan(
+                context.active(),
+                trace.wrapSpanContext({ traceId, spanId: spanIdOf(++n), traceFlags: 1 }),
+              ),
+              fn,
+            ),
+        });
+      });
+      afterAll(async () => {
+        await app.close();
+        context.disable();
+      });
+
+      it("the server span stays active in the handler, beside the request's vars, and reaches the log lines", async () => {
+        const results = await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const res = await send(`${app.base}/r/span`, {
+              headers: { 'x-value': `s${i}`, 'x-request-id': `${platform}-s${i}` },
+            });
+            return { i, body: res.json() };
+          }),
+        );
+        const spans = new Set<string>();
+        for (const { i, body } of results) {
+          expect(body).toMatchObject({ id: `${platform}-s${i}`, middleware: `m-s${i}` });
+          expect(body.span).toMatch(/^[0-9a-f]{16}$/);
+          spans.add(body.span);
+          const line = lines
+            .map((l) => JSON.parse(l))
+            .find((l) => l.msg === 'span' && l.request_id === `${platform}-s${i}`);
+          expect(line).toMatchObject({ trace_id: traceId, span_id: body.span });
+        }
+        expect(spans.size).toBe(20); // each request its own span
+        for (const line of lines) expect(duplicateKeys(line)).toEqual([]);
+      });
     });
 
     describe('options', () => {
