@@ -34,8 +34,10 @@ export function createLogger(destination?: DestinationStream): Logger {
     {
       mixin: (() => {
         const base = pinoMixin();
-        return () => {
-          const fields = base();
+        // The arguments pass through: the mixin skips keys the logger already binds
+        // (requestLogger's child binds request_id), so no line carries one twice.
+        return (...args: Parameters<typeof base>) => {
+          const fields = base(...args);
           const user = currentUser.get();
           return user === undefined ? fields : { ...fields, user_id: user.id };
         };
