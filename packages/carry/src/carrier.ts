@@ -6,7 +6,7 @@
  * @module
  */
 import { Context, type ContextVar, InvalidArgTypeError, requestId } from '@contextvars/core';
-import { type Codec, type CodecFor, resolveCodec } from './codecs.js';
+import { type Codec, type CodecFor, isBuiltIn, resolveCodec } from './codecs.js';
 import { CarryEncodeError, type CarryError, CarryRecordError } from './errors.js';
 import { isPoisonedKey, type JsonValue, jsonProblem } from './json.js';
 import {
@@ -54,6 +54,8 @@ interface Entry {
   readonly name: string;
   readonly var: ContextVar<unknown>;
   readonly codec: Codec<unknown>;
+  /** A codec of the app's: its output is checked for JSON safety. */
+  readonly custom: boolean;
   /** `"name":`, the bytes it adds to a record before its value. */
   readonly keyBytes: number;
 }
@@ -107,7 +109,13 @@ export class Carrier {
           `defineCarrier(): "${name}" needs a codec: 'string', 'number', 'boolean', 'json' or { encode, decode }`,
         );
       }
-      entries.push({ name, var: v, codec, keyBytes: byteLength(JSON.stringify(name)) + 1 });
+      entries.push({
+        name,
+        var: v,
+        codec,
+        custom: !isBuiltIn(codec),
+        keyBytes: byteLength(JSON.stringify(name)) + 1,
+      });
     }
     if (entries.length > MAX_RECORD_VARS) {
       throw new InvalidArgTypeError(`defineCarrier(): at most ${MAX_RECORD_VARS} vars travel`);
@@ -164,7 +172,7 @@ export class Carrier {
       try {
         encoded = entry.codec.encode(value);
         // A custom codec may return anything; the record must stay JSON-safe.
-        const problem = jsonProblem(encoded, MAX_RECORD_BYTES);
+        const problem = entry.custom ? jsonProblem(encoded, MAX_RECORD_BYTES) : undefined;
         if (problem !== undefined)
           throw new TypeError(`encoded value is not JSON-safe: ${problem}`);
         text = JSON.stringify(encoded);

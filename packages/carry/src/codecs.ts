@@ -55,11 +55,9 @@ const json: Codec<JsonValue> = {
     if (problem !== undefined) throw new TypeError(`not JSON-safe: ${problem}`);
     return value;
   },
-  decode(value) {
-    const problem = jsonProblem(value, JSON_BUDGET);
-    if (problem !== undefined) throw new TypeError(`not JSON-safe: ${problem}`);
-    return value;
-  },
+  // The record was walked whole before any value is decoded (types, depth, poisoned
+  // keys), so a second walk here would only cost time.
+  decode: (value) => value,
 };
 
 const builtIn: Record<CodecName, Codec<any>> = {
@@ -68,6 +66,11 @@ const builtIn: Record<CodecName, Codec<any>> = {
   boolean: typed('boolean'),
   json,
 };
+
+/** Whether `codec` is one of ours, whose output needs no second JSON-safety check. */
+export function isBuiltIn(codec: Codec<unknown>): boolean {
+  return Object.values(builtIn).includes(codec);
+}
 
 /** The codec a declaration names, or `undefined` when it names none. */
 export function resolveCodec(codec: unknown): Codec<unknown> | undefined {
