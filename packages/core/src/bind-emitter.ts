@@ -1,6 +1,8 @@
 /**
  * Binding an EventEmitter to a Context: every listener added after the binding
- * runs in that Context, whichever Context calls `emit`. This is what keeps a
+ * runs with that Context's variables, whichever Context calls `emit`. The Context
+ * is re-entered (see `reenter`): the scoped values of whoever emits, such as the
+ * span OpenTelemetry made active there, stay in force. This is what keeps a
  * request's values in `req.on('data')`, `res.on('finish')` and the body parsers
  * and multipart readers built on them, which plain `AsyncLocalStorage.run` loses
  * because an emitter is not an async resource.
@@ -8,7 +10,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { type Context, callIn } from './context.js';
+import { type Context, reenterApply } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import { type ContextState, PROTOCOL } from './runtime.js';
 
@@ -21,7 +23,21 @@ export type ListenerRunner = <R>(call: () => R) => R;
 type Target = ContextState | ListenerRunner;
 
 function runIn<R>(target: Target, call: () => R): R {
-  return typeof target === 'function' ? target(call) : callIn(target, call);
+  return typeof target === 'function'
+    ? target(call)
+    : (reenterApply(target, call, undefined, []) as R);
+}
+
+/** Calls `listener` as an emitter would, where `target` says. */
+function callListener(
+  target: Target,
+  listener: Listener,
+  thisArg: unknown,
+  args: unknown[],
+): unknown {
+  return typeof target === 'function'
+    ? target(() => Reflect.apply(listener, thisArg, args))
+    : reenterApply(target, listener, thisArg, args);
 }
 
 // Keys shared by every copy of the package with this layout (the protocol number):
@@ -47,7 +63,7 @@ interface Originals {
  */
 function boundListener(target: Target, listener: Listener): Listener {
   const bound = function (this: unknown, ...args: unknown[]) {
-    return runIn(target, () => listener.apply(this, args));
+    return callListener(target, listener, this, args);
   } as Listener & { listener: Listener };
   bound.listener = listener;
   return bound;
@@ -60,7 +76,7 @@ function onceListener(target: Target, event: string | symbol, listener: Listener
     if (fired) return undefined;
     fired = true;
     this.removeListener(event, bound);
-    return runIn(target, () => listener.apply(this, args));
+    return callListener(target, listener, this, args);
   } as Listener & { listener: Listener };
   bound.listener = listener;
   return bound;
@@ -158,7 +174,9 @@ export function shareEmitterBinding(prototype: object): void {
 
 /**
  * Makes every listener added to `emitter` from now on run in `ctx` (`on`,
- * `addListener`, `prependListener`, `once`, `prependOnceListener`). Removal with
+ * `addListener`, `prependListener`, `once`, `prependOnceListener`), re-entering it
+ * as `reenter` does: with its variables, and with the scoped values (the active
+ * span) of whoever emits. Removal with
  * `off`/`removeListener` by the original function, `removeAllListeners`,
  * `listeners()` and `listenerCount()` keep working as usual. Listeners added before
  * the call are left alone.

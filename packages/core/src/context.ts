@@ -305,14 +305,29 @@ function isContextState(value: unknown): value is ContextState {
 
 /** {@link reenter} without argument checks, for the per-request path. */
 export function reenterUnchecked<R>(ctx: ContextState, fn: () => R): R {
+  return reenterApply(ctx, fn, undefined, NO_ARGS) as R;
+}
+
+const NO_ARGS: unknown[] = [];
+
+/**
+ * `fn.apply(thisArg, args)` re-entering `ctx` (see {@link reenter}); no closure per
+ * call, for emitter listeners.
+ */
+export function reenterApply(
+  ctx: ContextState,
+  fn: (...args: any[]) => unknown,
+  thisArg: unknown,
+  args: unknown[],
+): unknown {
   const current = currentContext();
-  if (current._vars === ctx) return fn();
+  if (current._vars === ctx) return Reflect.apply(fn, thisArg, args);
   const scopes = current._scopes;
   // Without scoped values to keep, the Context itself is the cheapest frame.
   const frame = scopes === ctx._scopes ? ctx : (new Frame(ctx, scopes) as unknown as ContextState);
   ctx._entered++;
   try {
-    return storage.run(frame, fn);
+    return storage.run(frame, Reflect.apply, fn, thisArg, args);
   } finally {
     ctx._entered--;
   }

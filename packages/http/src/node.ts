@@ -11,7 +11,6 @@ import {
   bindEmitter,
   type Context,
   copyContext,
-  type ListenerRunner,
   reenter,
   shareEmitterBinding,
 } from '@contextvars/core';
@@ -96,16 +95,15 @@ export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenRe
 
   /**
    * Creates the request's Context: a copy of the current one (the Context the
-   * server received the request in), with the raw request and response bound to
-   * re-enter it.
+   * server received the request in), with the raw request and response bound to it
+   * (their listeners re-enter it, keeping the emitter's active span).
    */
   enter(raw: IncomingMessage, res: ServerResponse): Context {
     shareHttpBinding();
     const ctx = copyContext();
     (raw as Carrier)[kRequestContext] = ctx;
-    const runner: ListenerRunner = (call) => reenter(ctx, call);
-    bindEmitter(raw, runner);
-    bindEmitter(res, runner);
+    bindEmitter(raw, ctx);
+    bindEmitter(res, ctx);
     return ctx;
   }
 

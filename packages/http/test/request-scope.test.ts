@@ -104,3 +104,28 @@ describe('RequestScope (framework-neutral)', () => {
     expect(HTTP_TOKEN.test('x-request-id')).toBe(true);
   });
 });
+
+describe('generateRequestId', () => {
+  it('UUID-shaped, version 4 layout, and no repeat over many ids', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200_000; i++) {
+      const id = generateRequestId();
+      expect(id.length).toBe(36);
+      seen.add(id);
+    }
+    expect(seen.size).toBe(200_000);
+    for (const id of [...seen].slice(0, 100)) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(isValidRequestId(id)).toBe(true);
+    }
+  });
+
+  it('consecutive ids do not read as a sequence', () => {
+    const tails = Array.from({ length: 5 }, () =>
+      Number.parseInt(generateRequestId().slice(28), 16),
+    );
+    const steps = new Set(tails.slice(1).map((t, i) => (t - tails[i]!) >>> 0));
+    expect(steps.size).toBe(4); // no constant step, as a counter or a multiplied counter has
+    expect(steps.has(1)).toBe(false);
+  });
+});
