@@ -27,7 +27,7 @@ export interface ContextVarsFastifyOptions
   /**
    * Makes the id of a request without a valid incoming one. Receives the raw
    * `IncomingMessage`, because Fastify creates ids before its request object.
-   * Default `crypto.randomUUID()`.
+   * Default `generateRequestId()` of `@contextvars/http`: UUID-shaped, unique, cheap.
    */
   generateRequestId?: (raw: IncomingMessage) => string;
 }
@@ -48,6 +48,16 @@ export function genReqId(
 ): (raw: IncomingMessage) => string {
   const scope = new NodeRequestScope<FastifyRequest, IncomingMessage>(options);
   return (raw) => scope.idFor(raw, raw);
+}
+
+/**
+ * The key under which `log` binds `id` (Fastify's `requestIdLogLabel`, set at the
+ * top level or through a `LogController`), read from pino's public `bindings()`.
+ */
+function boundLabel(log: unknown, id: unknown): string | undefined {
+  const bindings = (log as { bindings?: () => Record<string, unknown> }).bindings?.();
+  for (const key in bindings) if (bindings[key] === id) return key;
+  return undefined;
 }
 
 const REENTERED_HOOKS = new Set(['onResponse', 'onTimeout', 'onRequestAbort']);
@@ -90,8 +100,7 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
     lastId = scope.idFor(raw, raw);
     return lastId;
   });
-  const logLabel =
-    (app.initialConfig as { requestIdLogLabel?: string }).requestIdLogLabel ?? 'reqId';
+  const configuredLabel = (app.initialConfig as { requestIdLogLabel?: string }).requestIdLogLabel;
   const echo = scope.echoHeader;
 
   app.addHook('onRequest', function contextvarsOnRequest(request, reply, next) {
@@ -99,9 +108,10 @@ const plugin: FastifyPluginCallback<ContextVarsFastifyOptions> = (app, options, 
     if (id !== lastId && !isValidRequestId(id)) {
       // Fastify's own requestIdHeader passed a header through verbatim (Fastify 4's
       // default): replace it, and the logger binding that carries it.
+      const label = boundLabel(request.log, id) ?? configuredLabel ?? 'reqId';
       id = scope.newId(request.raw);
       request.id = id as string;
-      const log = (app as FastifyInstance).log.child({ [logLabel]: id });
+      const log = (app as FastifyInstance).log.child({ [label]: id });
       request.log = log;
       reply.log = log;
     }

@@ -492,3 +492,34 @@ describe('hooks fired outside the request chain', () => {
     expect(seen.sort()).toEqual(['child:zed', 'route:zed']);
   });
 });
+
+describe('Fastify 5 logging with a LogController', () => {
+  it('a replaced id goes under the label the LogController gives, once per line', async () => {
+    const { LogController } = (await import('fastify')) as unknown as {
+      LogController: new (opts: { requestIdLogLabel: string }) => unknown;
+    };
+    const raw: string[] = [];
+    const app = Fastify5({
+      requestIdHeader: 'x-request-id',
+      logController: new LogController({ requestIdLogLabel: 'request_id' }),
+      logger: { level: 'info', stream: { write: (line: string) => raw.push(line) } },
+    } as never);
+    await app.register(contextvars);
+    app.get('/', async (req) => {
+      req.log.info('inside');
+      return { id: requestId.get() };
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+      const res = await send(`${base}/`, { headers: { 'x-request-id': 'evil value' } });
+      await sleep(10);
+      const inside = raw.find((l) => l.includes('"inside"'))!;
+      expect(JSON.parse(inside).request_id).toBe(res.json().id);
+      expect(inside.match(/"request_id":/g)).toHaveLength(1);
+      expect(inside).not.toContain('evil');
+    } finally {
+      await app.close();
+    }
+  });
+});

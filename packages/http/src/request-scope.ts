@@ -21,7 +21,7 @@ export interface RequestScopeOptions<Req, GenReq = Req> {
    */
   requestIdHeader?: string | false;
   /**
-   * Makes the id of a request that brings no valid one. Default `crypto.randomUUID()`.
+   * Makes the id of a request that brings no valid one. Default `generateRequestId()` of `@contextvars/http`: UUID-shaped, unique, cheap.
    * Must return a non-empty string; anything else is replaced by a UUID.
    */
   generateRequestId?: (req: GenReq) => string;
