@@ -3,7 +3,7 @@
 // handler (cls-rtracer keeps only its request id: that is all it offers).
 // Prints the port when ready.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ContextVar } from '@contextvars/core';
+import { ContextVar, requestId } from '@contextvars/core';
 
 const [framework, variant] = process.argv.slice(2);
 const a = new ContextVar('a');
@@ -33,9 +33,100 @@ const readers = {
 };
 const payload = () => ({ hello: 'world', ...readers[variant]() });
 
+/**
+ * Ids like Fastify's own default (`req-1`, `req-2`, … in base 36, wrapping at
+ * 2^31 − 1): what the like-for-like variants generate where the peer makes no id
+ * of its own, because our adapters always give a request an id and a counter is
+ * the cheapest one.
+ */
+let lastId = 0;
+const counterId = () => {
+  lastId = (lastId + 1) & 0x7fffffff;
+  return `req-${lastId.toString(36)}`;
+};
+/** Only what the peer does: no incoming id read, none echoed. */
+const likePeer = { requestIdHeader: false, echoRequestId: false };
+
+/**
+ * The adapter's options per variant of ours: the default configuration
+ * (`contextvars`), and `contextvars-like-<peer>`, configured to do only what that
+ * peer does by default (bench/README.md says what each one does).
+ */
+const OURS = {
+  contextvars: { onRequest: setVars },
+  'contextvars-like-request-context': {
+    ...likePeer,
+    generateRequestId: counterId,
+    onRequest: setVars,
+  },
+  'contextvars-like-express-http-context': {
+    ...likePeer,
+    generateRequestId: counterId,
+    onRequest: setVars,
+  },
+  // cls-rtracer keeps a UUID (v1) per request and nothing else: our default id.
+  'contextvars-like-cls-rtracer': likePeer,
+  'contextvars-like-context-storage': {
+    ...likePeer,
+    generateRequestId: counterId,
+    onRequest: setVars,
+  },
+  // nestjs-cls makes no id unless `generateId: true`.
+  'contextvars-like-nestjs-cls': { ...likePeer, generateRequestId: counterId, onRequest: setVars },
+  'otel-auto-contextvars': { onRequest: setVars },
+};
+readers['otel-auto-als'] = readers.als;
+/** The variants whose middleware is the hand-written `AsyncLocalStorage.run`. */
+const usesAls = variant === 'als' || variant === 'otel-als' || variant === 'otel-auto-als';
+for (const name of Object.keys(OURS)) {
+  readers[name] =
+    name === 'contextvars-like-cls-rtracer' ? () => ({ id: requestId.get() }) : readers.contextvars;
+}
+const ours = OURS[variant];
+
+/** The OpenTelemetry variants: `otel-als`, `otel-contextvars`. */
+const isOtel = variant === 'otel-als' || variant === 'otel-contextvars';
+/** Runs `fn` inside a span (set up by `otelVariant`). */
+let around;
+
+/**
+ * Sets up the OpenTelemetry variants: the SDK on the matching context manager,
+ * `around` opening a span per request, and `ours` (the adapter's options,
+ * extracting the incoming trace context) or the raw-ALS reader.
+ */
+async function otelVariant() {
+  let manager;
+  if (variant === 'otel-contextvars') {
+    const { ContextVarsContextManager } = await import('@contextvars/otel-bridge');
+    manager = new ContextVarsContextManager();
+  } else {
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    manager = new AsyncLocalStorageContextManager();
+  }
+  around = await setUpOtel(manager);
+  if (variant === 'otel-contextvars') {
+    const { extractTraceContext } = await import('@contextvars/otel-bridge');
+    readers[variant] = readers.contextvars;
+    return {
+      onRequest: (req) => {
+        // Koa hands the hook its ctx, the others their request: both have headers.
+        extractTraceContext(req.headers);
+        setVars();
+      },
+    };
+  }
+  readers[variant] = readers.als;
+  return undefined;
+}
+
 /** Many vars per request: `contextvars-10`, `contextvars-100`. */
 const manyVars = Array.from({ length: 100 }, (_, i) => new ContextVar(`v${i}`));
 const varCount = /^contextvars-(\d+)$/.exec(variant)?.[1];
+
+/** Spans ended so far: `BENCH_COUNT_SPANS=1` prints it at exit, to check a setup. */
+let exported = 0;
+if (process.env.BENCH_COUNT_SPANS === '1')
+  process.on('exit', () => console.error(`spans exported: ${exported}`));
 
 /** The OpenTelemetry SDK with one span per request, on either context manager. */
 async function setUpOtel(manager) {
@@ -45,7 +136,10 @@ async function setUpOtel(manager) {
   );
   // An exporter that keeps nothing: a long run must not measure a growing array.
   const exporter = {
-    export: (_spans, done) => done({ code: 0 }),
+    export: (spans, done) => {
+      exported += spans.length;
+      done({ code: 0 });
+    },
     shutdown: () => Promise.resolve(),
   };
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -58,6 +152,44 @@ async function setUpOtel(manager) {
       span.end();
       return out;
     });
+}
+
+/**
+ * The OpenTelemetry stack as most apps run it (`otel-auto-als`,
+ * `otel-auto-contextvars`): the SDK on either context manager, with the HTTP
+ * instrumentation (a server span per request) and the framework's own
+ * (@fastify/otel, instrumentation-express, instrumentation-koa: spans for its
+ * hooks, middleware and handler), at the versions test/otel-sdk/previous tests.
+ * Registered before the framework is imported, so that its loader hooks patch it.
+ */
+async function autoOtel() {
+  let manager;
+  if (variant === 'otel-auto-contextvars') {
+    const { ContextVarsContextManager } = await import('@contextvars/otel-bridge');
+    manager = new ContextVarsContextManager();
+  } else {
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    manager = new AsyncLocalStorageContextManager();
+  }
+  await setUpOtel(manager);
+  // The loader hook a `--import` flag would install: this file imports the
+  // frameworks as ESM, which the require hooks alone do not see.
+  const { register } = await import('node:module');
+  register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
+  const { registerInstrumentations } = await import('@opentelemetry/instrumentation');
+  const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
+  const instrumentations = [new HttpInstrumentation()];
+  if (framework === 'fastify') {
+    const { FastifyOtelInstrumentation } = await import('@fastify/otel');
+    instrumentations.push(new FastifyOtelInstrumentation({ registerOnInitialization: true }));
+  } else if (framework === 'express') {
+    const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
+    instrumentations.push(new ExpressInstrumentation());
+  } else if (framework === 'koa') {
+    const { KoaInstrumentation } = await import('@opentelemetry/instrumentation-koa');
+    instrumentations.push(new KoaInstrumentation());
+  }
+  registerInstrumentations({ instrumentations });
 }
 
 /**
@@ -108,39 +240,7 @@ async function fastifyLogServer() {
 async function fastifyServer() {
   const { default: Fastify } = await import('fastify');
   const app = Fastify();
-  if (variant === 'otel-contextvars' || variant === 'otel-als') {
-    let manager;
-    if (variant === 'otel-contextvars') {
-      const { ContextVarsContextManager } = await import('@contextvars/otel-bridge');
-      manager = new ContextVarsContextManager();
-    } else {
-      const { AsyncLocalStorageContextManager } = await import(
-        '@opentelemetry/context-async-hooks'
-      );
-      manager = new AsyncLocalStorageContextManager();
-    }
-    const inSpan = await setUpOtel(manager);
-    if (variant === 'otel-contextvars') {
-      const { contextvars } = await import('@contextvars/fastify');
-      const { extractTraceContext } = await import('@contextvars/otel-bridge');
-      await app.register(contextvars, {
-        onRequest: (req) => {
-          extractTraceContext(req.headers);
-          setVars();
-        },
-      });
-      readers[variant] = readers.contextvars;
-    } else {
-      app.addHook('onRequest', (_req, _reply, done) => als.run(alsStore(), done));
-      readers[variant] = readers.als;
-    }
-    app.get('/', async () => inSpan(payload));
-    app.post('/', async (req) =>
-      inSpan(() => ({ ...payload(), size: Object.keys(req.body).length })),
-    );
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    return app.server.address().port;
-  }
+  const options = isOtel ? await otelVariant() : ours;
   if (varCount !== undefined) {
     const { contextvars } = await import('@contextvars/fastify');
     const n = Number(varCount);
@@ -150,10 +250,10 @@ async function fastifyServer() {
       },
     });
     readers[variant] = () => ({ first: manyVars[0].get(), last: manyVars[n - 1].get() });
-  } else if (variant === 'contextvars') {
+  } else if (options !== undefined) {
     const { contextvars } = await import('@contextvars/fastify');
-    await app.register(contextvars, { onRequest: setVars });
-  } else if (variant === 'als') {
+    await app.register(contextvars, options);
+  } else if (usesAls) {
     app.addHook('onRequest', (_req, _reply, done) => als.run(alsStore(), done));
   } else if (variant === 'request-context') {
     const { fastifyRequestContext, requestContext } = await import('@fastify/request-context');
@@ -174,8 +274,16 @@ async function fastifyServer() {
     await app.register(rTracer.fastifyPlugin);
     readers['cls-rtracer'] = () => ({ id: rTracer.id() });
   }
-  app.get('/', async () => payload());
-  app.post('/', async (req) => ({ ...payload(), size: Object.keys(req.body).length }));
+  // The non-OpenTelemetry handlers stay free of the span wrapper's call and closure.
+  if (isOtel) {
+    app.get('/', async () => around(payload));
+    app.post('/', async (req) =>
+      around(() => ({ ...payload(), size: Object.keys(req.body).length })),
+    );
+  } else {
+    app.get('/', async () => payload());
+    app.post('/', async (req) => ({ ...payload(), size: Object.keys(req.body).length }));
+  }
   if (typeof globalThis.gc === 'function') {
     // For the scale benchmark (run with --expose-gc): heap used after a full GC.
     app.get('/__heap', async () => {
@@ -190,10 +298,11 @@ async function fastifyServer() {
 async function expressServer() {
   const { default: express } = await import('express');
   const app = express();
-  if (variant === 'contextvars') {
+  const options = isOtel ? await otelVariant() : ours;
+  if (options !== undefined) {
     const { contextvars } = await import('@contextvars/express');
-    app.use(contextvars({ onRequest: setVars }));
-  } else if (variant === 'als') {
+    app.use(contextvars(options));
+  } else if (usesAls) {
     app.use((_req, _res, next) => als.run(alsStore(), next));
   } else if (variant === 'express-http-context') {
     const { default: httpContext } = await import('express-http-context');
@@ -215,8 +324,15 @@ async function expressServer() {
     readers['cls-rtracer'] = () => ({ id: rTracer.id() });
   }
   app.use(express.json());
-  app.get('/', (_req, res) => res.json(payload()));
-  app.post('/', (req, res) => res.json({ ...payload(), size: Object.keys(req.body).length }));
+  if (isOtel) {
+    app.get('/', (_req, res) => res.json(around(payload)));
+    app.post('/', (req, res) =>
+      res.json(around(() => ({ ...payload(), size: Object.keys(req.body).length }))),
+    );
+  } else {
+    app.get('/', (_req, res) => res.json(payload()));
+    app.post('/', (req, res) => res.json({ ...payload(), size: Object.keys(req.body).length }));
+  }
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return server.address().port;
@@ -226,10 +342,11 @@ async function koaServer() {
   const { default: Koa } = await import('koa');
   const { bodyParser } = await import('@koa/bodyparser');
   const app = new Koa();
-  if (variant === 'contextvars') {
+  const options = isOtel ? await otelVariant() : ours;
+  if (options !== undefined) {
     const { contextvars } = await import('@contextvars/koa');
-    app.use(contextvars({ onRequest: setVars }));
-  } else if (variant === 'als') {
+    app.use(contextvars(options));
+  } else if (usesAls) {
     app.use((_ctx, next) => als.run(alsStore(), next));
   } else if (variant === 'cls-rtracer') {
     const { default: rTracer } = await import('cls-rtracer');
@@ -237,12 +354,19 @@ async function koaServer() {
     readers['cls-rtracer'] = () => ({ id: rTracer.id() });
   }
   app.use(bodyParser());
-  app.use(async (ctx) => {
-    ctx.body =
-      ctx.method === 'POST'
-        ? { ...payload(), size: Object.keys(ctx.request.body).length }
-        : payload();
-  });
+  const respond = (ctx) =>
+    ctx.method === 'POST'
+      ? { ...payload(), size: Object.keys(ctx.request.body).length }
+      : payload();
+  app.use(
+    isOtel
+      ? async (ctx) => {
+          ctx.body = around(() => respond(ctx));
+        }
+      : async (ctx) => {
+          ctx.body = respond(ctx);
+        },
+  );
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   return server.address().port;
@@ -252,9 +376,9 @@ async function honoServer() {
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
   const app = new Hono();
-  if (variant === 'contextvars') {
+  if (ours !== undefined) {
     const { contextvars } = await import('@contextvars/hono');
-    app.use(contextvars({ onRequest: setVars }));
+    app.use(contextvars(ours));
   } else if (variant === 'als') {
     app.use((_c, next) => als.run(alsStore(), next));
   } else if (variant === 'context-storage') {
@@ -289,9 +413,9 @@ async function nestjsServer() {
   const { Body, Controller, Get, HttpCode, Module, Post } = await import('@nestjs/common');
   const { NestFactory } = await import('@nestjs/core');
   const imports = [];
-  if (variant === 'contextvars') {
+  if (ours !== undefined) {
     const { ContextVarsModule } = await import('@contextvars/nestjs');
-    imports.push(ContextVarsModule.forRoot({ onRequest: setVars }));
+    imports.push(ContextVarsModule.forRoot(ours));
   } else if (variant === 'als') {
     const AlsModule = class {
       configure(consumer) {
@@ -351,13 +475,39 @@ export const VARIANTS = {
     'cls-rtracer',
     'otel-als',
     'otel-contextvars',
+    'otel-auto-als',
+    'otel-auto-contextvars',
+    'contextvars-like-request-context',
+    'contextvars-like-cls-rtracer',
   ],
   'fastify-vars': ['contextvars-1', 'contextvars-10', 'contextvars-100'],
   'fastify-log': ['no-mixin', 'als-mixin', 'pinomixin'],
-  express: ['bare', 'contextvars', 'als', 'express-http-context', 'cls-rtracer'],
-  koa: ['bare', 'contextvars', 'als', 'cls-rtracer'],
-  hono: ['bare', 'contextvars', 'als', 'context-storage'],
-  nestjs: ['bare', 'contextvars', 'als', 'nestjs-cls'],
+  express: [
+    'bare',
+    'contextvars',
+    'als',
+    'express-http-context',
+    'cls-rtracer',
+    'otel-als',
+    'otel-contextvars',
+    'otel-auto-als',
+    'otel-auto-contextvars',
+    'contextvars-like-express-http-context',
+    'contextvars-like-cls-rtracer',
+  ],
+  koa: [
+    'bare',
+    'contextvars',
+    'als',
+    'cls-rtracer',
+    'otel-als',
+    'otel-contextvars',
+    'otel-auto-als',
+    'otel-auto-contextvars',
+    'contextvars-like-cls-rtracer',
+  ],
+  hono: ['bare', 'contextvars', 'als', 'context-storage', 'contextvars-like-context-storage'],
+  nestjs: ['bare', 'contextvars', 'als', 'nestjs-cls', 'contextvars-like-nestjs-cls'],
 };
 
 /** The variant the others are divided by: `bare` unless named here. */
@@ -379,6 +529,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     );
     process.exit(2);
   }
+  if (variant.startsWith('otel-auto-')) await autoOtel();
   const port = await servers[framework]();
   console.log(`PORT ${port}`);
   process.on('SIGTERM', () => process.exit(0));

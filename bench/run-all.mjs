@@ -18,7 +18,10 @@ const runs = [
     'HTTP',
     [join(here, 'http.bench.ts')],
     quick
-      ? { BENCH_VARIANTS: 'bare,contextvars,als', BENCH_FRAMEWORKS: 'fastify,express,koa,hono,nestjs' }
+      ? {
+          BENCH_VARIANTS: 'bare,contextvars,als',
+          BENCH_FRAMEWORKS: 'fastify,express,koa,hono,nestjs',
+        }
       : { BENCH_RUNS: '3', BENCH_DURATION: '4' },
   ],
   ['Scale: memory and throughput over a long run', [join(here, 'scale.bench.ts')], {}],
