@@ -133,14 +133,14 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
    * arguments). Unlike `run`, calling it while this Context is already current or
    * entered is allowed: it is meant for callbacks whose caller cannot know.
    */
-  bind<F extends (...args: any[]) => any>(fn: F): F {
+  bind<F extends (...args: never[]) => unknown>(fn: F): F {
     if (typeof fn !== 'function') {
       throw new InvalidArgTypeError(`Context.bind() needs a function, received ${describe(fn)}`);
     }
     const ctx = this;
     return function (this: unknown, ...args: unknown[]) {
-      return callIn(ctx, () => fn.apply(this, args));
-    } as F;
+      return callIn(ctx, () => Reflect.apply(fn, this, args));
+    } as unknown as F;
   }
 
   /**
@@ -253,7 +253,7 @@ export function copyContext(): Context {
  * and other code that calls back outside the caller's async chain. All calls share
  * the captured Context, so a value one call sets is seen by the next.
  */
-export function wrap<F extends (...args: any[]) => any>(fn: F): F {
+export function wrap<F extends (...args: never[]) => unknown>(fn: F): F {
   if (typeof fn !== 'function') {
     throw new InvalidArgTypeError(`wrap() needs a function, received ${describe(fn)}`);
   }

@@ -93,8 +93,8 @@ function copyMetadata(from: object, to: object): void {
  * async refresh() { … }
  * ```
  */
-export function WithContext<A extends any[] = any[]>(
-  setup?: (this: any, ...args: A) => unknown,
+export function WithContext<A extends unknown[] = never[], This = unknown>(
+  setup?: (this: This, ...args: A) => unknown,
 ): <T extends (...args: A) => unknown>(
   target: object,
   propertyKey: string | symbol,
@@ -115,7 +115,7 @@ export function WithContext<A extends any[] = any[]>(
     const inFreshContext = function (this: unknown, ...args: unknown[]): unknown {
       const ctx = copyContext();
       return reenter(ctx, () => {
-        const ready = setup?.apply(this, args as A);
+        const ready = setup?.apply(this as This, args as A);
         const call = () => {
           const result = method.apply(this, args);
           return isObservable(result) ? subscribedIn(result, ctx) : result;

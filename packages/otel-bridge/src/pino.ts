@@ -11,7 +11,7 @@ import { activeOtelContext } from './propagation.js';
 /** Options of {@link pinoMixin}. Field names default to `@opentelemetry/instrumentation-pino`'s. */
 export interface PinoMixinOptions {
   /** Extra fields: log field name → var. Unset vars are left out. */
-  vars?: Record<string, ContextVar<any>>;
+  vars?: Record<string, ContextVar<unknown>>;
   /** Field of the request id; `false` to leave it out. Default `'request_id'`. */
   requestIdKey?: string | false;
   /** Default `'trace_id'`. */
@@ -137,7 +137,7 @@ export function pinoMixin(options: PinoMixinOptions = {}): PinoMixin {
 }
 
 /** A pino log method. */
-export type LogFn = (...args: any[]) => void;
+export type LogFn = (obj: unknown, msg?: string, ...args: unknown[]) => void;
 
 /** What {@link requestLogger} needs of a logger: pino's `child` and level methods. */
 export interface ChildLogger {

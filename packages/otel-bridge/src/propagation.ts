@@ -45,7 +45,7 @@ export function activeOtelContext(): OtelContext {
 function assertMapping(
   mapping: unknown,
   what: string,
-): asserts mapping is Record<string, ContextVar<any>> {
+): asserts mapping is Record<string, ContextVar<unknown>> {
   if (mapping === null || typeof mapping !== 'object') {
     throw new InvalidArgTypeError(`${what} needs an object of name → ContextVar`);
   }
@@ -75,7 +75,7 @@ function withEntries(ctx: OtelContext, entries: Map<string, BaggageMember>): Ote
 
 function outgoingBaggage(
   ctx: OtelContext,
-  vars: Iterable<readonly [string, ContextVar<any>]>,
+  vars: Iterable<readonly [string, ContextVar<unknown>]>,
 ): string {
   const entries = new Map<string, string | BaggageMember>();
   const bag = propagation.getBaggage(ctx);
@@ -114,7 +114,7 @@ function outgoingBaggage(
  * }));
  * ```
  */
-export function baggageVars(mapping: Record<string, ContextVar<any>>): TextMapPropagator {
+export function baggageVars(mapping: Record<string, ContextVar<unknown>>): TextMapPropagator {
   assertMapping(mapping, 'baggageVars()');
   const vars = Object.entries(mapping);
   for (const [key, v] of vars) {

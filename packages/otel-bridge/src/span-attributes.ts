@@ -40,7 +40,7 @@ function toAttribute(value: unknown): AttributeValue | undefined {
  * ```
  */
 export function contextVarAttributes(
-  mapping: Record<string, ContextVar<any>>,
+  mapping: Record<string, ContextVar<unknown>>,
 ): ContextVarSpanProcessor {
   const entries = Object.entries(mapping ?? {});
   return {
