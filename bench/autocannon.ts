@@ -37,6 +37,8 @@ export async function autocannon(
   await once(child, 'close');
   const result = JSON.parse(out);
   if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`errors from port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    throw new Error(
+      `errors from port ${port}: ${result.non2xx} non-2xx, ${result.errors} errors (${result.timeouts} timeouts)`,
+    );
   return result.requests.average;
 }

@@ -20,6 +20,7 @@
 //   BENCH_METHOD      default GET,POST
 //   BENCH_WARMUP      requests before counting; a list gives the warm-up curve
 //   BENCH_REQUESTS    requests counted per point; default 20000, or 1000 for a curve
+//   BENCH_JOBS        servers measured at once; default 1
 //
 // Needs valgrind (Debian package `valgrind`); without it, says so and exits 1. Not
 // part of CI: one full matrix takes hours.
@@ -58,6 +59,10 @@ const REQUESTS = Number(setting('requests') ?? (CURVE ? 1_000 : 20_000));
 const FRAMEWORKS = list(setting('frameworks'), 'fastify,express,koa,hono,nestjs');
 const METHODS = list(setting('method'), 'GET,POST');
 const WANTED = setting('variants') ? list(setting('variants'), '') : undefined;
+// Servers measured at once. Callgrind counts one process's instructions whatever
+// else runs, so 2 on 2 cores roughly halves the time; the load generator then
+// shares the cores, which only slows the runs down.
+const JOBS = Math.max(1, Number(setting('jobs') ?? 1));
 
 if (spawnSync('valgrind', ['--version']).status !== 0) {
   console.error('bench:instructions needs valgrind (apt-get install valgrind)');
@@ -101,7 +106,8 @@ async function count(
   child.stderr!.on('data', (c: Buffer) => {
     stderr = (stderr + c).slice(-4000);
   });
-  const load = (requests: number) => autocannon(port, method, ['-c', '10', '-a', String(requests)]);
+  const load = (requests: number) =>
+    autocannon(port, method, ['-c', '10', '-t', '120', '-a', String(requests)]);
   let port = 0;
   try {
     let out = '';
@@ -177,8 +183,7 @@ interface Group {
   curves: Record<string, number[] | Error>;
 }
 const groups: Group[] = [];
-const started = Date.now();
-let failed = 0;
+const tasks: [Group, string][] = [];
 for (const node of NODES) {
   for (const framework of FRAMEWORKS) {
     const variants = VARIANTS[framework]!.filter((v) => WANTED === undefined || WANTED.includes(v));
@@ -186,23 +191,33 @@ for (const node of NODES) {
     for (const method of METHODS) {
       const group: Group = { node, framework, method, variants, curves: {} };
       groups.push(group);
-      for (const variant of variants) {
-        const t0 = Date.now();
-        try {
-          const curve = await count(node, framework, variant, method);
-          group.curves[variant] = curve;
-          console.error(
-            `Node ${node.version} ${framework} ${method} ${variant}: ${curve.map(fmt).join(' → ')} instructions/request (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
-          );
-        } catch (err) {
-          failed++;
-          group.curves[variant] = err as Error;
-          console.error(`Node ${node.version} ${framework} ${method} ${variant}: FAILED`, err);
-        }
-      }
+      for (const variant of variants) tasks.push([group, variant]);
     }
   }
 }
+const started = Date.now();
+let failed = 0;
+let done = 0;
+async function worker(): Promise<void> {
+  for (let task = tasks.shift(); task !== undefined; task = tasks.shift()) {
+    const [{ node, framework, method, curves }, variant] = task;
+    const t0 = Date.now();
+    const name = `Node ${node.version} ${framework} ${method} ${variant}`;
+    try {
+      const curve = await count(node, framework, variant, method);
+      curves[variant] = curve;
+      console.error(
+        `[${++done}] ${name}: ${curve.map(fmt).join(' → ')} instructions/request (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+      );
+    } catch (err) {
+      failed++;
+      curves[variant] = err as Error;
+      console.error(`[${++done}] ${name}: FAILED`, err);
+    }
+  }
+}
+console.error(`${tasks.length} servers to measure, ${JOBS} at a time`);
+await Promise.all(Array.from({ length: JOBS }, worker));
 
 const last = (g: Group, v: string): number | undefined => {
   const c = g.curves[v];
@@ -275,7 +290,9 @@ if (CURVE) {
   for (const g of groups) {
     for (const v of g.variants) {
       const c = g.curves[v];
-      const cells = Array.isArray(c) ? [...c.map(fmt), fmt(steadyFrom(c))] : heads.map(() => '');
+      const cells = Array.isArray(c)
+        ? [...c.map(fmt), fmt(steadyFrom(c))]
+        : [...heads.map(() => ''), ''];
       console.log(
         `| v${g.node.version} | ${g.framework} | ${g.method} | ${v} | ${cells.join(' | ')} |`,
       );
