@@ -3,8 +3,8 @@
  * requests against a bare Nest app as the control, every sampled request object
  * collected, and clients aborting mid-body and mid-response leave nothing behind.
  */
-import { Agent } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
+import { drive, heapUsed, mb } from '../support/heap.js';
 import { abortMidBody, collectedAll, send, settle, tracker } from '../support/http.js';
 import { PLATFORMS, startApp } from './apps.js';
 import * as nest from './v12/nest.js';
@@ -15,56 +15,21 @@ const CONTROL = 20_000;
 const SAMPLES = 5;
 const CONCURRENCY = 50;
 const MB = 1024 * 1024;
-const gc = (globalThis as { gc?: () => void }).gc!;
 const figures: string[] = [];
 afterAll(() => {
   console.log(`NestJS memory (heap used after GC, MB):\n  ${figures.join('\n  ')}`);
 });
-
-async function heapUsed(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-/** `total` GETs of /r/sync, `CONCURRENCY` at a time, sampling the heap `SAMPLES` times. */
-async function drive(base: string, total: number): Promise<number[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const samples = [await heapUsed()];
-  const every = total / SAMPLES;
-  let sent = 0;
-  try {
-    while (sent < total) {
-      let next = 0;
-      const worker = async () => {
-        while (next < every) {
-          const i = sent + next++;
-          await send(`${base}/r/sync`, {
-            headers: { 'x-request-id': `m${i}`, 'x-value': `v${i}`, 'x-fast': '1' },
-            agent,
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-      sent += every;
-      samples.push(await heapUsed());
-    }
-  } finally {
-    agent.destroy();
-  }
-  return samples;
-}
-
-const mb = (bytes: number) => (bytes / MB).toFixed(1);
 
 describe.each(PLATFORMS)(
   'NestJS 12 on platform-%s: nothing of a request is retained',
   (platform) => {
     it(`${TOTAL} requests: heap growth within the noise of a bare Nest app`, async () => {
       const control = await startApp(nest, platform, { contextvars: false });
-      const controlSamples = await drive(control.base, CONTROL);
+      const controlSamples = await drive(control.base, CONTROL, CONTROL / SAMPLES, {
+        path: '/r/sync',
+        concurrency: CONCURRENCY,
+        headers: { 'x-fast': '1' },
+      });
       await control.close();
 
       const { alive, track } = tracker();
@@ -73,7 +38,11 @@ describe.each(PLATFORMS)(
         contextvars: {},
         onRequestObject: (req) => n++ % 1000 === 0 && track(req),
       });
-      const samples = await drive(app.base, TOTAL);
+      const samples = await drive(app.base, TOTAL, TOTAL / SAMPLES, {
+        path: '/r/sync',
+        concurrency: CONCURRENCY,
+        headers: { 'x-fast': '1' },
+      });
       await app.close();
 
       const growth = (xs: number[]) => xs[xs.length - 1]! - xs[1]!;

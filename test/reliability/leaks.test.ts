@@ -1,6 +1,6 @@
-import { Agent } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp, FRAMEWORKS } from '../support/apps.js';
+import { drive, heapUsed, mb } from '../support/heap.js';
 import {
   abortMidBody,
   close,
@@ -15,54 +15,18 @@ const TOTAL = 100_000;
 const SAMPLE_EVERY = 20_000;
 const CONCURRENCY = 50;
 const MB = 1024 * 1024;
-const gc = (globalThis as { gc?: () => void }).gc!;
 const figures: string[] = [];
 afterAll(() => {
   console.log(`memory over ${TOTAL} requests (heap used after GC, MB):\n  ${figures.join('\n  ')}`);
 });
 
-async function heapUsed(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-/** Runs `total` GET requests, `concurrency` at a time; samples the heap every `every`. */
-async function drive(base: string, total: number, every: number): Promise<number[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const samples = [await heapUsed()];
-  let sent = 0;
-  try {
-    while (sent < total) {
-      const batch = Math.min(every, total - sent);
-      let next = 0;
-      const worker = async () => {
-        while (next < batch) {
-          const i = sent + next++;
-          await send(`${base}/sync`, {
-            headers: { 'x-request-id': `m${i}`, 'x-value': `v${i}` },
-            agent,
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-      sent += batch;
-      samples.push(await heapUsed());
-    }
-  } finally {
-    agent.destroy();
-  }
-  return samples;
-}
-
-const mb = (bytes: number) => (bytes / MB).toFixed(1);
-
 describe.each(FRAMEWORKS)('%s: memory stays flat', (framework) => {
   it(`${TOTAL} requests: heap growth within the noise of a bare ${framework} run`, async () => {
     const control = await createApp(framework, { bare: true });
-    const controlSamples = await drive(await listen(control), TOTAL, SAMPLE_EVERY);
+    const controlSamples = await drive(await listen(control), TOTAL, SAMPLE_EVERY, {
+      path: '/sync',
+      concurrency: CONCURRENCY,
+    });
     await close(control);
 
     const { alive, track } = tracker();
@@ -70,7 +34,10 @@ describe.each(FRAMEWORKS)('%s: memory stays flat', (framework) => {
     const server = await createApp(framework, {
       onRequestObject: (obj) => n++ % 1000 === 0 && track(obj),
     });
-    const samples = await drive(await listen(server), TOTAL, SAMPLE_EVERY);
+    const samples = await drive(await listen(server), TOTAL, SAMPLE_EVERY, {
+      path: '/sync',
+      concurrency: CONCURRENCY,
+    });
     await close(server);
 
     // Growth after the first sample (warm-up: JIT, caches, pools); noise from the control.

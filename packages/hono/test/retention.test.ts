@@ -4,11 +4,11 @@
  * noise of the same app without the middleware (the reliability suite's method for
  * Fastify, Express and Koa).
  */
-import { Agent } from 'node:http';
 import { ContextVar, requestId } from '@contextvars/core';
 import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { afterAll, describe, expect, it } from 'vitest';
+import { drive, heapUsed, mb } from '../../../test/support/heap.js';
 import {
   abortMidBody,
   abortMidResponse,
@@ -27,7 +27,6 @@ const SAMPLE_EVERY = 20_000;
 const CONTROL_TOTAL = 50_000;
 const CONCURRENCY = 50;
 const MB = 1024 * 1024;
-const gc = (globalThis as { gc?: () => void }).gc!;
 const figures: string[] = [];
 afterAll(() => {
   console.log(`hono memory (heap used after GC, MB):\n  ${figures.join('\n  ')}`);
@@ -75,56 +74,22 @@ function createApp(options: { bare?: boolean; onRequestObject?: (obj: object) =>
   return app;
 }
 
-async function heapUsed(): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  return process.memoryUsage().heapUsed;
-}
-
-/** Runs `total` GET requests, `CONCURRENCY` at a time; samples the heap every `every`. */
-async function drive(base: string, total: number, every: number): Promise<number[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const samples = [await heapUsed()];
-  let sent = 0;
-  try {
-    while (sent < total) {
-      const batch = Math.min(every, total - sent);
-      let next = 0;
-      const worker = async () => {
-        while (next < batch) {
-          const i = sent + next++;
-          await send(`${base}/sync`, {
-            headers: { 'x-request-id': `m${i}`, 'x-value': `v${i}` },
-            agent,
-          });
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-      sent += batch;
-      samples.push(await heapUsed());
-    }
-  } finally {
-    agent.destroy();
-  }
-  return samples;
-}
-
-const mb = (bytes: number) => (bytes / MB).toFixed(1);
-
 describe('hono: nothing of a request is retained', () => {
   it(`${TOTAL} requests: heap growth within the noise of a bare Hono run; every sampled Context collected`, async () => {
     const controlSamples = await drive(
       await start(createApp({ bare: true })),
       CONTROL_TOTAL,
       CONTROL_TOTAL / 5,
+      { path: '/sync', concurrency: CONCURRENCY },
     );
 
     const { alive, track } = tracker();
     let n = 0;
     const app = createApp({ onRequestObject: (obj) => n++ % 1000 === 0 && track(obj) });
-    const samples = await drive(await start(app), TOTAL, SAMPLE_EVERY);
+    const samples = await drive(await start(app), TOTAL, SAMPLE_EVERY, {
+      path: '/sync',
+      concurrency: CONCURRENCY,
+    });
 
     // Growth after the first sample (warm-up: JIT, caches, pools); noise from the control.
     const growth = (xs: number[]) => xs[xs.length - 1]! - xs[1]!;
