@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { requestId } from '@contextvars/core';
-import { RequestScope, type RequestScopeOptions } from '@contextvars/http';
+import { RequestScope, type RequestScopeOptions, singleRawHeader } from '@contextvars/http';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 
 /**
@@ -40,8 +40,7 @@ export function contextvars<E extends Env = Env>(
   const header = scope.header;
   const echo = scope.echoHeader;
   return function contextvarsMiddleware(c, next) {
-    // `c.req.header` joins a repeated header with ", ", which the id policy rejects.
-    const id = scope.idFrom(header === undefined ? undefined : c.req.header(header), c);
+    const id = scope.idFrom(header === undefined ? undefined : incomingId(c, header), c);
     c.set('requestId', id);
     // Set before `next()` so that responses built with `c.*` (errors, 404, streams,
     // whose headers leave before the handler returns) carry it from the start.
@@ -52,6 +51,18 @@ export function contextvars<E extends Env = Env>(
       return echo === undefined ? done : done.then(() => echoOnRawResponse(c, echo, id));
     });
   };
+}
+
+/**
+ * The incoming id header. On `@hono/node-server` it is read from the Node request's
+ * `rawHeaders` (sent more than once: none), which spares building the fetch
+ * `Request`'s headers; elsewhere `c.req.header` joins a repeated header with ", ",
+ * which the id policy rejects.
+ */
+function incomingId(c: Context, name: string): string | undefined {
+  const rawHeaders = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming
+    ?.rawHeaders;
+  return Array.isArray(rawHeaders) ? singleRawHeader(rawHeaders, name) : c.req.header(name);
 }
 
 /**

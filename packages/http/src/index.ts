@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 export { requestId } from '@contextvars/core';
+export { singleRawHeader } from './raw-headers.js';
 export {
   generateRequestId,
   HTTP_TOKEN,

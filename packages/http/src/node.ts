@@ -14,6 +14,7 @@ import {
   reenter,
   shareEmitterBinding,
 } from '@contextvars/core';
+import { singleRawHeader } from './raw-headers.js';
 import { RequestScope } from './request-scope.js';
 
 export type { RequestScopeOptions } from './request-scope.js';
@@ -44,23 +45,6 @@ export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
   return ctx === undefined ? fn() : reenter(ctx, fn);
 }
 
-/**
- * The value of header `name` (lower case) if it was sent exactly once. Reads
- * `rawHeaders`, because `IncomingMessage#headers` is built lazily on first access
- * and a request that never needs it should not pay for it here.
- */
-function singleHeader(rawHeaders: string[], name: string): string | undefined {
-  let found: string | undefined;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const key = rawHeaders[i]!;
-    if (key.length === name.length && key.toLowerCase() === name) {
-      if (found !== undefined) return undefined; // repeated: never trusted
-      found = rawHeaders[i + 1];
-    }
-  }
-  return found;
-}
-
 let shared = false;
 
 /**
@@ -88,7 +72,7 @@ export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenRe
     if (name === undefined) return this.newId(req);
     // Request objects that are not Node's (injected test requests) may lack rawHeaders.
     const incoming = Array.isArray(raw.rawHeaders)
-      ? singleHeader(raw.rawHeaders, name)
+      ? singleRawHeader(raw.rawHeaders, name)
       : raw.headers?.[name];
     return this.idFrom(incoming, req);
   }
