@@ -42,13 +42,19 @@ export function contextvars<E extends Env = Env>(
   return function contextvarsMiddleware(c, next) {
     const id = scope.idFrom(header === undefined ? undefined : incomingId(c, header), c);
     c.set('requestId', id);
-    // Set before `next()` so that responses built with `c.*` (errors, 404, streams,
-    // whose headers leave before the handler returns) carry it from the start.
-    if (echo !== undefined) c.header(echo, id);
+    // On @hono/node-server the Node response takes the header at once: Node merges it
+    // into whatever Response the app returns (built with `c.*` or by hand, streams
+    // too), and nothing builds the fetch Response's headers to check.
+    const outgoing = nodeResponse(c);
+    if (echo !== undefined && outgoing !== undefined) outgoing.setHeader(echo, id);
+    // Elsewhere: set before `next()` so that responses built with `c.*` (errors, 404,
+    // streams, whose headers leave before the handler returns) carry it from the start.
+    const echoHere = echo !== undefined && outgoing === undefined;
+    if (echoHere) c.header(echo, id);
     return scope.run(() => {
       const pending = scope.start(c, id);
       const done = pending === undefined ? next() : pending.then(next);
-      return echo === undefined ? done : done.then(() => echoOnRawResponse(c, echo, id));
+      return echoHere ? done.then(() => echoOnRawResponse(c, echo, id)) : done;
     });
   };
 }
@@ -63,6 +69,14 @@ function incomingId(c: Context, name: string): string | undefined {
   const rawHeaders = (c.env as { incoming?: { rawHeaders?: unknown } } | undefined)?.incoming
     ?.rawHeaders;
   return Array.isArray(rawHeaders) ? singleRawHeader(rawHeaders, name) : c.req.header(name);
+}
+
+/** The Node response under `@hono/node-server` (`c.env.outgoing`), else `undefined`. */
+function nodeResponse(c: Context): { setHeader(name: string, value: string): unknown } | undefined {
+  const outgoing = (c.env as { outgoing?: { setHeader?: unknown } } | undefined)?.outgoing;
+  return typeof outgoing?.setHeader === 'function'
+    ? (outgoing as { setHeader(name: string, value: string): unknown })
+    : undefined;
 }
 
 /**
