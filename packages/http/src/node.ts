@@ -15,7 +15,7 @@ import {
   shareEmitterBinding,
 } from '@contextvars/core';
 import { singleRawHeader } from './raw-headers.js';
-import { RequestScope } from './request-scope.js';
+import { RequestScope, type RequestScopeOptions } from './request-scope.js';
 
 export type { RequestScopeOptions } from './request-scope.js';
 
@@ -63,6 +63,14 @@ function shareHttpBinding(): void {
 
 /** {@link RequestScope} on Node's `http` request and response objects. */
 export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenReq> {
+  /** @throws `InvalidArgTypeError` (`ERR_INVALID_ARG_TYPE`) for options of the wrong type. */
+  constructor(options?: RequestScopeOptions<Req, GenReq>) {
+    super(options);
+    // Now, while the app is set up: changing the prototypes once requests have been
+    // made leaves Node's own request and response constructors megamorphic.
+    shareHttpBinding();
+  }
+
   /**
    * The id for a request: the incoming header when it was sent once and is valid,
    * else a generated one.
@@ -83,7 +91,6 @@ export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenRe
    * (their listeners re-enter it, keeping the emitter's active span).
    */
   enter(raw: IncomingMessage, res: ServerResponse): Context {
-    shareHttpBinding();
     const ctx = copyContext();
     (raw as Carrier)[kRequestContext] = ctx;
     bindEmitter(raw, ctx);
