@@ -44,7 +44,7 @@ export interface ContextVarOptions<T> {
 
 function defaultHash(id: number): number {
   // Fibonacci hashing spreads consecutive ids over the 32-way levels.
-  return Math.imul(id, 0x9e3779b1) >>> 0;
+  return Math.imul(id, 0x9e3779b1);
 }
 
 let hashOf: (id: number) => number = defaultHash;
@@ -116,7 +116,8 @@ export class ContextVar<T> {
       );
     }
     this._id = ++runtime.lastId;
-    this._hash = hashOf(this._id) >>> 0;
+    // Signed: a 32-bit integer V8 stores unboxed; an unsigned one above 2³¹ is a heap number.
+    this._hash = hashOf(this._id) | 0;
     this._values = new WeakMap();
     this._ref = new WeakRef(this);
     this._name = name;

@@ -24,7 +24,7 @@ const MASK = 31;
 export class Leaf<P> {
   /** @internal */ readonly kind = LEAF;
   constructor(
-    /** 32-bit placement hash (unsigned). */
+    /** 32-bit placement hash (a signed 32-bit integer: only its bits count). */
     readonly hash: number,
     /** Identity of the key; two leaves with the same id are the same key. */
     readonly id: number,
@@ -235,10 +235,26 @@ export class Hamt<P> {
 
   /** A new map in which `leaf` is stored under `leaf.id` (replacing any earlier leaf). */
   set(leaf: Leaf<P>): Hamt<P> {
+    // The first level inline: a Context rarely holds more than a few vars, so most
+    // sets add or replace a leaf in the root node, without a call to assoc.
+    const root = this.root;
+    const bit = 1 << (leaf.hash & MASK);
+    const index = popcount(root.bitmap & (bit - 1));
+    if ((root.bitmap & bit) === 0) {
+      replaced = undefined;
+      return new Hamt(
+        new BitmapNode(root.bitmap | bit, insertSlot(root.slots, index, leaf)),
+        this.size + 1,
+      );
+    }
+    const child = root.slots[index]!;
+    if (child.kind === LEAF && child.id === leaf.id) {
+      replaced = child;
+      return new Hamt(new BitmapNode(root.bitmap, withSlot(root.slots, index, leaf)), this.size);
+    }
     added = false;
     replaced = undefined;
-    const root = assoc(this.root, 0, leaf) as BitmapNode<P>;
-    return new Hamt(root, added ? this.size + 1 : this.size);
+    return new Hamt(assoc(root, 0, leaf) as BitmapNode<P>, added ? this.size + 1 : this.size);
   }
 
   /**

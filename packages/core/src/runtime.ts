@@ -18,7 +18,7 @@ import type { Hamt, Leaf } from './hamt.js';
  * Bump when the fields below, those of Context/ContextVar read across copies, or
  * the emitter binding's keys change.
  */
-export const PROTOCOL = 3;
+export const PROTOCOL = 4;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
