@@ -193,68 +193,74 @@ function* walk<P>(node: Child<P>): Generator<Leaf<P>> {
   }
 }
 
-const EMPTY_ROOT = new BitmapNode<never>(0, []);
-
 /**
  * An immutable map from numeric key ids to leaves. `set` and `delete` return a new
  * map; every earlier version stays valid and unchanged.
  */
 export class Hamt<P> {
-  private static readonly emptyMap = new Hamt<never>(EMPTY_ROOT, 0);
+  private static readonly emptyMap = new Hamt<never>(0, [], 0);
 
   /** The empty map (one shared instance). */
   static empty<P>(): Hamt<P> {
     return Hamt.emptyMap as Hamt<P>;
   }
 
+  // The map is its own root node: one object fewer per update and per lookup.
   private constructor(
-    private readonly root: BitmapNode<P>,
+    private readonly bitmap: number,
+    private readonly slots: ReadonlyArray<Child<P>>,
     /** Number of keys, collected or not: the trie does not know about liveness. */
     readonly size: number,
   ) {}
 
+  private static rooted<P>(root: BitmapNode<P>, size: number): Hamt<P> {
+    return new Hamt(root.bitmap, root.slots, size);
+  }
+
+  /** The root as a node, for the recursive paths. */
+  private root(): BitmapNode<P> {
+    return new BitmapNode(this.bitmap, this.slots);
+  }
+
   /** The leaf stored for `id`, or `undefined`. Does not allocate. */
   find(hash: number, id: number): Leaf<P> | undefined {
-    let node: Node<P> = this.root;
+    const bit = 1 << (hash & MASK);
+    if ((this.bitmap & bit) === 0) return undefined;
+    let child: Child<P> = this.slots[popcount(this.bitmap & (bit - 1))]!;
     let shift = 0;
     for (;;) {
-      if (node.kind === BITMAP) {
-        const bit = 1 << ((hash >>> shift) & MASK);
-        if ((node.bitmap & bit) === 0) return undefined;
-        const child: Child<P> = node.slots[popcount(node.bitmap & (bit - 1))]!;
-        if (child.kind === LEAF) return child.id === id ? child : undefined;
-        node = child;
-        shift += BITS;
-      } else {
-        if (node.hash !== hash) return undefined;
-        for (const leaf of node.leaves) if (leaf.id === id) return leaf;
+      if (child.kind === LEAF) return child.id === id ? child : undefined;
+      if (child.kind === COLLISION) {
+        if (child.hash !== hash) return undefined;
+        for (const leaf of child.leaves) if (leaf.id === id) return leaf;
         return undefined;
       }
+      shift += BITS;
+      const below = 1 << ((hash >>> shift) & MASK);
+      if ((child.bitmap & below) === 0) return undefined;
+      child = child.slots[popcount(child.bitmap & (below - 1))]!;
     }
   }
 
   /** A new map in which `leaf` is stored under `leaf.id` (replacing any earlier leaf). */
   set(leaf: Leaf<P>): Hamt<P> {
     // The first level inline: a Context rarely holds more than a few vars, so most
-    // sets add or replace a leaf in the root node, without a call to assoc.
-    const root = this.root;
+    // sets add or replace a leaf in the root, without a call to assoc.
     const bit = 1 << (leaf.hash & MASK);
-    const index = popcount(root.bitmap & (bit - 1));
-    if ((root.bitmap & bit) === 0) {
+    const index = popcount(this.bitmap & (bit - 1));
+    if ((this.bitmap & bit) === 0) {
       replaced = undefined;
-      return new Hamt(
-        new BitmapNode(root.bitmap | bit, insertSlot(root.slots, index, leaf)),
-        this.size + 1,
-      );
+      return new Hamt(this.bitmap | bit, insertSlot(this.slots, index, leaf), this.size + 1);
     }
-    const child = root.slots[index]!;
+    const child = this.slots[index]!;
     if (child.kind === LEAF && child.id === leaf.id) {
       replaced = child;
-      return new Hamt(new BitmapNode(root.bitmap, withSlot(root.slots, index, leaf)), this.size);
+      return new Hamt(this.bitmap, withSlot(this.slots, index, leaf), this.size);
     }
     added = false;
     replaced = undefined;
-    return new Hamt(assoc(root, 0, leaf) as BitmapNode<P>, added ? this.size + 1 : this.size);
+    const root = assoc(this.root(), 0, leaf) as BitmapNode<P>;
+    return Hamt.rooted(root, added ? this.size + 1 : this.size);
   }
 
   /**
@@ -270,19 +276,16 @@ export class Hamt<P> {
 
   /** A new map without `id`; `this` when the key is absent. */
   delete(hash: number, id: number): Hamt<P> {
-    const result = dissoc(this.root, 0, hash, id);
+    const result = dissoc(this.root(), 0, hash, id);
     if (result === UNCHANGED) return this;
     if (result === EMPTY) return Hamt.empty();
-    // At the root a lone leaf still needs its bitmap node.
-    const root =
-      result.kind === BITMAP
-        ? result
-        : new BitmapNode<P>(1 << (result.hash & MASK), [result as Child<P>]);
-    return new Hamt(root, this.size - 1);
+    // At the root a lone leaf still needs its bitmap.
+    if (result.kind !== BITMAP) return new Hamt(1 << (result.hash & MASK), [result], this.size - 1);
+    return Hamt.rooted(result, this.size - 1);
   }
 
   /** Every leaf, in trie order (stable for a given version). */
   leaves(): IterableIterator<Leaf<P>> {
-    return walk(this.root);
+    return walk(this.root());
   }
 }

@@ -15,7 +15,8 @@ function depth(map: Hamt<unknown>): number {
       : node.leaves !== undefined
         ? 1
         : 0;
-  return measure((map as unknown as { root: Node }).root);
+  // The map is its own root node.
+  return measure(map as unknown as Node);
 }
 
 type Op = { kind: 'set'; key: number; value: number } | { kind: 'delete'; key: number };
