@@ -63,6 +63,9 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
 function onerrorInRequest(echo: string | undefined): (this: KoaContextLike, err: unknown) => void {
   return function contextvarsOnerror(this: KoaContextLike, err: unknown) {
     const inherited = Object.getPrototypeOf(this) as KoaContextLike;
+    // Koa calls it with no error for every response that finishes; its own handler
+    // ignores those, so they need no Context.
+    if (err === null || err === undefined) return inherited.onerror.call(this, err);
     return runInRequestContext(this.req, () => {
       const id = requestId.get(Token.MISSING);
       if (
