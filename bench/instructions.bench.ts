@@ -24,16 +24,8 @@
 //
 // Needs valgrind (Debian package `valgrind`); without it, says so and exits 1. Not
 // part of CI: one full matrix takes hours.
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { autocannon } from './autocannon.js';
+import { countServer, requireValgrind } from './callgrind.js';
 import { type NodeBinary, nodeBinaries } from './node-versions.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
 
 /** `--name=value` on the command line, else `BENCH_NAME` in the environment. */
 function setting(name: string): string | undefined {
@@ -64,82 +56,15 @@ const WANTED = setting('variants') ? list(setting('variants'), '') : undefined;
 // shares the cores, which only slows the runs down.
 const JOBS = Math.max(1, Number(setting('jobs') ?? 1));
 
-if (spawnSync('valgrind', ['--version']).status !== 0) {
-  console.error('bench:instructions needs valgrind (apt-get install valgrind)');
-  process.exit(1);
-}
+requireValgrind('bench:instructions');
 const NODES = nodeBinaries('current,24,26', setting('node'));
-
-function control(pid: number, ...args: string[]): void {
-  const result = spawnSync('callgrind_control', [...args, String(pid)]);
-  if (result.status !== 0) throw new Error(`callgrind_control ${args.join(' ')} failed`);
-}
 
 /**
  * Instructions the server executes per request over REQUESTS requests after each
  * warm-up point, all in one server process: the curve of one process warming up.
  */
-async function count(
-  node: NodeBinary,
-  framework: string,
-  variant: string,
-  method: string,
-): Promise<number[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'contextvars-callgrind-'));
-  // One V8 thread: background compilation and GC threads would add counts at random.
-  const child = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--smc-check=all-non-file',
-      '--instr-atstart=no',
-      `--callgrind-out-file=${join(dir, 'out')}`,
-      node.path,
-      '--single-threaded',
-      join(here, 'http-server.mjs'),
-      framework,
-      variant,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr = (stderr + c).slice(-4000);
-  });
-  const load = (requests: number) =>
-    autocannon(port, method, ['-c', '10', '-t', '120', '-a', String(requests)]);
-  let port = 0;
-  try {
-    let out = '';
-    for await (const chunk of child.stdout!) {
-      out += chunk;
-      if (/PORT \d+/.test(out)) break;
-    }
-    port = Number(/PORT (\d+)/.exec(out)?.[1]);
-    if (!port) throw new Error(`${framework} ${variant} did not start:\n${stderr}`);
-    const perRequest: number[] = [];
-    let sent = 0;
-    for (const [i, point] of POINTS.entries()) {
-      if (point > sent) await load(point - sent);
-      control(child.pid!, '-i', 'on');
-      control(child.pid!, '-z');
-      await load(REQUESTS);
-      control(child.pid!, '-d');
-      // Uncounted warm-up runs several times faster.
-      control(child.pid!, '-i', 'off');
-      sent = Math.max(point, sent) + REQUESTS;
-      const file = join(dir, `out.${i + 1}`);
-      if (!existsSync(file)) throw new Error(`callgrind wrote no ${file}`);
-      const totals = Number(/^totals:\s*(\d+)/m.exec(readFileSync(file, 'utf8'))?.[1]);
-      perRequest.push(totals / REQUESTS);
-    }
-    return perRequest;
-  } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const count = (node: NodeBinary, framework: string, variant: string, method: string) =>
+  countServer({ node, framework, variant, method, points: POINTS, requests: REQUESTS });
 
 const { VARIANTS } = (await import('./http-server.mjs')) as unknown as {
   VARIANTS: Record<string, string[]>;

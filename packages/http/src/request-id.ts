@@ -48,9 +48,10 @@ export function generateRequestId(): string {
   if (counter > 0xffffffff) rekey();
   const n = scramble(counter++) ^ mask;
   // Four table reads: `Number#toString(16)` goes through a floating-point radix conversion.
-  return prefix + HEX[n >>> 24]! + HEX[(n >>> 16) & 0xff]! + HEX[(n >>> 8) & 0xff]! + HEX[n & 0xff]!;
+  return (
+    prefix + HEX[n >>> 24]! + HEX[(n >>> 16) & 0xff]! + HEX[(n >>> 8) & 0xff]! + HEX[n & 0xff]!
+  );
 }
-
 
 /** A bijection of 32-bit integers that spreads consecutive ones (MurmurHash3's finalizer). */
 function scramble(n: number): number {
