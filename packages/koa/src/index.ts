@@ -16,7 +16,6 @@ import {
 export interface KoaContextLike {
   req: IncomingMessage;
   res: ServerResponse;
-  set(field: string, value: string): void;
   onerror(err: unknown): void;
 }
 
@@ -43,7 +42,9 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
   const onerror = onerrorInRequest(echo);
   return function contextvarsMiddleware(kctx, next) {
     const id = scope.idFor(kctx, kctx.req);
-    if (echo !== undefined) kctx.set(echo, id);
+    // On the Node response itself: Koa 3's `ctx.set` builds arrays to accept header
+    // objects and lists, and ends in the same `setHeader`.
+    if (echo !== undefined) kctx.res.setHeader(echo, id);
     // Koa reports errors from a promise chain that began before any middleware,
     // through `ctx.onerror`, which it looks up on the request's own ctx: an own
     // property reaches this request only (no prototype is changed).
