@@ -113,9 +113,9 @@ const results: Map<string, number>[] = [];
 for (const variant of variants) {
   let perFunction = new Map<string, number>();
   const [total] = await countServer(
-    { node: node!, framework, variant, method, points: [warmup], requests, attribute: true },
-    (window, perfMap) => {
-      perFunction = selfCost(window.dump, parsePerfMap(perfMap));
+    { node: node!, framework, variant, method, points: [warmup], requests },
+    (dump, perfMap) => {
+      perFunction = selfCost(dump, parsePerfMap(perfMap));
     },
   );
   for (const [key, value] of perFunction) perFunction.set(key, value / requests);

@@ -37,37 +37,24 @@ export interface ServerRun {
   points: number[];
   /** Requests counted in each window. */
   requests: number;
-  /**
-   * Keep what resolving instructions to functions needs: callgrind's count per
-   * machine instruction, and V8's perf map of the code it generated (which makes
-   * the run a little slower; the counts stay comparable with each other).
-   */
-  attribute?: boolean;
 }
 
-/** What one counted window left. */
-export interface Window {
-  /** Instructions per request over the window. */
-  perRequest: number;
-  /** The callgrind dump (only with `attribute`). */
-  dump?: string;
-}
+/** Receives each counted window's callgrind dump and V8's perf map, while they exist. */
+export type Inspect = (dump: string, perfMap: string) => void;
 
 /**
  * Runs the server under callgrind, with one V8 thread (background compilation
  * and GC threads would add counts at random), and counts each window; all windows
  * in one process, so that a list of points is the curve of one process warming up.
- * With `attribute`, `inspect` receives each window's dump and the perf map while
- * they exist.
+ * With `inspect`, the run also keeps what resolving instructions to functions
+ * needs: callgrind's count per machine instruction, and V8's perf map of the code
+ * it generated (a little slower; the counts stay comparable with each other).
  */
-export async function countServer(
-  run: ServerRun,
-  inspect?: (window: Window & { dump: string }, perfMap: string) => void,
-): Promise<number[]> {
+export async function countServer(run: ServerRun, inspect?: Inspect): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'contextvars-callgrind-'));
   const valgrindFlags = ['--tool=callgrind', '--smc-check=all-non-file', '--instr-atstart=no'];
   const nodeFlags = ['--single-threaded'];
-  if (run.attribute) {
+  if (inspect) {
     valgrindFlags.push('--dump-instr=yes');
     // Code that moves would leave the perf map's addresses stale.
     nodeFlags.push('--perf-basic-prof', '--no-compact-code-space');
@@ -116,18 +103,13 @@ export async function countServer(
       const dump = readFileSync(file, 'utf8');
       const totals = Number(/^totals:\s*(\d+)/m.exec(dump)?.[1]);
       perRequest.push(totals / run.requests);
-      if (inspect) {
-        inspect(
-          { perRequest: totals / run.requests, dump },
-          readFileSync(perfMap(child.pid!), 'utf8'),
-        );
-      }
+      if (inspect) inspect(dump, readFileSync(perfMap(child.pid!), 'utf8'));
     }
     return perRequest;
   } finally {
     child.kill('SIGTERM');
     if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
     rmSync(dir, { recursive: true, force: true });
-    if (run.attribute) rmSync(perfMap(child.pid!), { force: true });
+    if (inspect) rmSync(perfMap(child.pid!), { force: true });
   }
 }

@@ -45,20 +45,17 @@ export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
   return ctx === undefined ? fn() : reenter(ctx, fn);
 }
 
-let shared = false;
-
 /**
  * Node's request and response prototypes get the binding methods once, so that
  * binding a request costs one property write. Patching a prototype is the only
  * way: Node has no public hook to run a request's listeners in a context, and
  * per-object methods reshape every request object (costly where Express swaps
- * prototypes). Unbound requests keep Node's behaviour.
+ * prototypes). Unbound requests keep Node's behaviour. Idempotent (so is
+ * `shareEmitterBinding`).
  */
 function shareHttpBinding(): void {
-  if (shared) return;
   shareEmitterBinding(IncomingMessage.prototype);
   shareEmitterBinding(ServerResponse.prototype);
-  shared = true;
 }
 
 /** {@link RequestScope} on Node's `http` request and response objects. */
