@@ -10,7 +10,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { type Context, reenterApply } from './context.js';
+import { type Context, captureFrame, reenterApply } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import { type ContextState, PROTOCOL } from './runtime.js';
 
@@ -83,6 +83,17 @@ function onceListener(target: Target, event: string | symbol, listener: Listener
 }
 
 /**
+ * A stream's data events come from I/O, outside every Context, once per chunk:
+ * when one starts being read in its Context, that Context gets a captured frame,
+ * the cheaper way back in (see `captured-frame.ts`).
+ */
+function prepare(target: Target, event: string | symbol): void {
+  if (typeof target !== 'function' && (event === 'data' || event === 'readable')) {
+    captureFrame(target);
+  }
+}
+
+/**
  * The five listener-adding methods, routed through `originals(emitter)`. An
  * emitter without a binding gets the original behaviour, untouched.
  */
@@ -93,6 +104,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { on } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return on.call(this, event, listener);
+      prepare(target, event);
       return on.call(this, event, boundListener(target, listener));
     },
     prependListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
@@ -100,6 +112,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { prepend } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prepend.call(this, event, listener);
+      prepare(target, event);
       return prepend.call(this, event, boundListener(target, listener));
     },
     once(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
@@ -107,6 +120,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { on, once } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return once.call(this, event, listener);
+      prepare(target, event);
       return on.call(this, event, onceListener(target, event, listener));
     },
     prependOnceListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
@@ -114,6 +128,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { prepend, prependOnce } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prependOnce.call(this, event, listener);
+      prepare(target, event);
       return prepend.call(this, event, onceListener(target, event, listener));
     },
   };

@@ -7,11 +7,14 @@
  *
  * @module
  */
+
+import { captureCurrentFrame, framesExchange } from './captured-frame.js';
 import type { ContextVar } from './context-var.js';
 import { ContextEnteredError, describe, InvalidArgTypeError } from './errors.js';
 import { Hamt } from './hamt.js';
 import {
   type Binding,
+  type Capture,
   type ContextState,
   inspectSymbol,
   leafValue,
@@ -83,6 +86,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
   /** @internal */ _entered: number;
   /** @internal */ _vars: ContextState;
   /** @internal */ _scopes: Binding | undefined;
+  /** @internal */ _capture: Capture | undefined;
 
   /** Creates an empty Context (no variable set). */
   constructor() {
@@ -95,6 +99,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
     this._entered = 0;
     this._vars = this;
     this._scopes = undefined;
+    this._capture = undefined;
   }
 
   /**
@@ -323,12 +328,35 @@ export function reenterApply(
   const current = currentContext();
   if (current._vars === ctx) return Reflect.apply(fn, thisArg, args);
   const scopes = current._scopes;
-  // Without scoped values to keep, the Context itself is the cheapest frame.
-  const frame = scopes === ctx._scopes ? ctx : (new Frame(ctx, scopes) as unknown as ContextState);
   ctx._entered++;
   try {
-    return storage.run(frame, Reflect.apply, fn, thisArg, args);
+    // Without scoped values to keep, the Context itself is the frame to enter, and
+    // a frame captured in it (see captured-frame.ts) is the cheapest way in.
+    if (scopes === ctx._scopes) {
+      const capture = ctx._capture;
+      return capture === undefined
+        ? storage.run(ctx, Reflect.apply, fn, thisArg, args)
+        : capture.runInAsyncScope(Reflect.apply, undefined, fn, thisArg, args);
+    }
+    return storage.run(
+      new Frame(ctx, scopes) as unknown as ContextState,
+      Reflect.apply,
+      fn,
+      thisArg,
+      args,
+    );
   } finally {
     ctx._entered--;
+  }
+}
+
+/**
+ * Captures the current frame into `ctx`, the current Context, so that
+ * {@link reenterApply} enters it from outside without `AsyncLocalStorage.run`
+ * (see captured-frame.ts). Does nothing where that would not pay, or once done.
+ */
+export function captureFrame(ctx: ContextState): void {
+  if (framesExchange && ctx._capture === undefined && storage.getStore() === ctx) {
+    ctx._capture = captureCurrentFrame();
   }
 }

@@ -54,6 +54,17 @@ export interface ContextState {
   _vars: ContextState;
   /** The scoped values in force (see `ScopedValue`); captured by snapshots. */
   _scopes: Binding | undefined;
+  /**
+   * The async context frame captured while this Context was current, to re-enter
+   * it from outside without `AsyncLocalStorage.run` (see `captured-frame.ts`);
+   * `undefined` until something asks for one. Absent on Contexts of older copies.
+   */
+  _capture?: Capture | undefined;
+}
+
+/** What a captured frame offers: `AsyncResource#runInAsyncScope`. */
+export interface Capture {
+  runInAsyncScope<A extends unknown[], R>(fn: (...args: A) => R, thisArg?: unknown, ...args: A): R;
 }
 
 /**

@@ -1,7 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { bindEmitter, Context, ContextVar } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { bindEmitter, Context, ContextVar, ScopedValue } from '../src/index.js';
 
 const v = new ContextVar<string>('emitter', { default: 'root' });
 
@@ -184,6 +185,99 @@ describe('bindEmitter', () => {
     });
     await done;
     expect(seen).toEqual(['a:bound', 'b:bound', 'end:bound']);
+  });
+});
+
+// Whether AsyncLocalStorage keeps its stores in AsyncContextFrames here (as in
+// runtime.test.ts, from the version and flags, not from the code under test).
+const major = Number(process.versions.node.split('.')[0]);
+const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+const frames =
+  major >= 24
+    ? !flags.includes('--no-async-context-frame')
+    : major === 22 && flags.includes('--experimental-async-context-frame');
+
+type Captured = { _capture?: unknown };
+
+describe('bindEmitter: a Context whose stream is read is re-entered through a captured frame', () => {
+  it('a data or readable listener added in the Context captures its frame, where frames exist', () => {
+    for (const event of ['data', 'readable']) {
+      const ctx = new Context();
+      const stream = bindEmitter(new Readable({ read() {} }), ctx);
+      stream.on('end', () => {});
+      ctx.run(() => stream.on('end', () => {}));
+      expect((ctx as unknown as Captured)._capture).toBeUndefined();
+      // Added outside the Context: nothing to capture there.
+      stream.on(event, () => {});
+      expect((ctx as unknown as Captured)._capture).toBeUndefined();
+      ctx.run(() => stream.on(event, () => {}));
+      expect((ctx as unknown as Captured)._capture !== undefined).toBe(frames);
+    }
+  });
+
+  it('listeners fired outside run in the Context, entered, without AsyncLocalStorage.run where frames exist', () => {
+    const { bound, other } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    const seen: string[] = [];
+    bound.run(() =>
+      e.on('data', (chunk: string) => {
+        seen.push(`${chunk}:${v.get()}`);
+        try {
+          bound.run(() => {});
+        } catch (err) {
+          seen.push((err as { code: string }).code);
+        }
+        v.set(`set-by-${chunk}`);
+      }),
+    );
+    const run = vi.spyOn(AsyncLocalStorage.prototype, 'run');
+    try {
+      e.emit('data', 'a');
+      other.run(() => e.emit('data', 'b'));
+      expect(run.mock.calls.length).toBe(frames ? 1 : 3); // other.run is the one left
+    } finally {
+      run.mockRestore();
+    }
+    expect(seen).toEqual(['a:bound', 'ERR_CONTEXT_ENTERED', 'b:set-by-a', 'ERR_CONTEXT_ENTERED']);
+    expect(v.get()).toBe('root');
+    expect(bound.get(v)).toBe('set-by-b');
+    expect(other.get(v)).toBe('other');
+  });
+
+  it("the emitter's scoped values stay in force (the listener is then entered with run)", () => {
+    const { bound } = contexts();
+    const span = new ScopedValue<string>('span');
+    const e = bindEmitter(new EventEmitter(), bound);
+    const seen: string[] = [];
+    bound.run(() => e.on('data', () => seen.push(`${v.get()}:${span.get()}`)));
+    span.run('emitter-span', () => e.emit('data'));
+    e.emit('data');
+    expect(seen).toEqual(['bound:emitter-span', 'bound:undefined']);
+  });
+
+  it('other AsyncLocalStorage stores: as where the frame was captured, or as at the emit without frames', () => {
+    const { bound } = contexts();
+    const als = new AsyncLocalStorage<string>();
+    const e = bindEmitter(new EventEmitter(), bound);
+    const seen: (string | undefined)[] = [];
+    als.run('where-added', () => bound.run(() => e.on('data', () => seen.push(als.getStore()))));
+    als.run('where-emitted', () => e.emit('data'));
+    e.emit('data');
+    expect(seen).toEqual(frames ? ['where-added', 'where-added'] : ['where-emitted', undefined]);
+    als.disable();
+  });
+
+  it('a listener that throws leaves the emitter’s Context current and the bound one no longer entered', () => {
+    const { bound } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    bound.run(() =>
+      e.on('data', () => {
+        throw new Error('boom');
+      }),
+    );
+    expect(() => e.emit('data')).toThrow('boom');
+    expect(v.get()).toBe('root');
+    expect(bound.run(() => v.get())).toBe('bound');
   });
 });
 
