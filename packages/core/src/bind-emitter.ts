@@ -10,7 +10,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { type Context, captureFrame, reenterApply } from './context.js';
+import { type Context, captureFrame, reenterApply, reenterListener } from './context.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import { type ContextState, PROTOCOL } from './runtime.js';
 
@@ -37,7 +37,7 @@ function callListener(
 ): unknown {
   return typeof target === 'function'
     ? target(() => Reflect.apply(listener, thisArg, args))
-    : reenterApply(target, listener, thisArg, args);
+    : reenterListener(target, listener, thisArg, args);
 }
 
 // Keys shared by every copy of the package with this layout (the protocol number):
@@ -87,7 +87,7 @@ function onceListener(target: Target, event: string | symbol, listener: Listener
  * when one starts being read in its Context, that Context gets a captured frame,
  * the cheaper way back in (see `captured-frame.ts`).
  */
-function prepare(target: Target, event: string | symbol): void {
+function captureOnRead(target: Target, event: string | symbol): void {
   if (typeof target !== 'function' && (event === 'data' || event === 'readable')) {
     captureFrame(target);
   }
@@ -104,7 +104,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { on } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return on.call(this, event, listener);
-      prepare(target, event);
+      captureOnRead(target, event);
       return on.call(this, event, boundListener(target, listener));
     },
     prependListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
@@ -112,7 +112,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { prepend } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prepend.call(this, event, listener);
-      prepare(target, event);
+      captureOnRead(target, event);
       return prepend.call(this, event, boundListener(target, listener));
     },
     once(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
@@ -120,7 +120,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { on, once } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return once.call(this, event, listener);
-      prepare(target, event);
+      captureOnRead(target, event);
       return on.call(this, event, onceListener(target, event, listener));
     },
     prependOnceListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
@@ -128,7 +128,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       const { prepend, prependOnce } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prependOnce.call(this, event, listener);
-      prepare(target, event);
+      captureOnRead(target, event);
       return prepend.call(this, event, onceListener(target, event, listener));
     },
   };

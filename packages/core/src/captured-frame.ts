@@ -1,20 +1,27 @@
 /**
- * Re-entering a Context from outside it through a frame captured inside it.
+ * Re-entering a Context from outside every Context through a frame captured
+ * inside it.
  *
  * Where `AsyncLocalStorage` keeps its stores in an `AsyncContextFrame` (Node 24
  * and later, unless `--no-async-context-frame`), `run` copies the frame's map
  * twice, once to enter and once to leave: about 3,700 instructions. An
  * `AsyncResource` made while the Context was current swaps that frame in and out
  * instead (about 450), for a making of about 600. The emitter binding makes one
- * for a Context whose stream starts being read (see `bind-emitter.ts`): the
- * stream's data events then come from I/O, outside every Context, often more
+ * for a Context whose stream starts being read in it (see `bind-emitter.ts`): the
+ * stream's data events then come from I/O, with no Context current, often more
  * than once. Where `AsyncLocalStorage` rides on `async_hooks` (Node 20 and 22),
  * `run` is the cheap way (about 300) and nothing is captured.
  *
- * A listener re-entered this way sees the other `AsyncLocalStorage` stores as
- * they were where the frame was captured (as `AsyncResource.bind` gives), not as
- * at the `emit`; the Context's own variables and scoped values are the same
- * either way.
+ * Only a listener called with no Context current goes through the capture (an
+ * event from I/O); anywhere else, and for `reenter`, the caller's frame stays and
+ * only the Context is entered. What such a listener sees differently: other
+ * `AsyncLocalStorage` stores hold their values of where the frame was captured
+ * (as `AsyncResource.bind` gives), not of where the event was emitted; and, being
+ * an `AsyncResource`, the capture is what `executionAsyncId()` and
+ * `executionAsyncResource()` name inside the listener (with `before`/`after`
+ * hooks per call, and `init`/`destroy` for the capture, where `async_hooks` are
+ * enabled). The capture lives as long as its Context (for a request: as long as
+ * its `req` and `res`), and keeps those other stores' values alive that long.
  *
  * @module
  */

@@ -7,7 +7,6 @@
  *
  * @module
  */
-
 import { captureCurrentFrame, framesExchange } from './captured-frame.js';
 import type { ContextVar } from './context-var.js';
 import { ContextEnteredError, describe, InvalidArgTypeError } from './errors.js';
@@ -328,33 +327,45 @@ export function reenterApply(
   const current = currentContext();
   if (current._vars === ctx) return Reflect.apply(fn, thisArg, args);
   const scopes = current._scopes;
+  // Without scoped values to keep, the Context itself is the cheapest frame.
+  const frame = scopes === ctx._scopes ? ctx : (new Frame(ctx, scopes) as unknown as ContextState);
   ctx._entered++;
   try {
-    // Without scoped values to keep, the Context itself is the frame to enter, and
-    // a frame captured in it (see captured-frame.ts) is the cheapest way in.
-    if (scopes === ctx._scopes) {
-      const capture = ctx._capture;
-      return capture === undefined
-        ? storage.run(ctx, Reflect.apply, fn, thisArg, args)
-        : capture.runInAsyncScope(Reflect.apply, undefined, fn, thisArg, args);
-    }
-    return storage.run(
-      new Frame(ctx, scopes) as unknown as ContextState,
-      Reflect.apply,
-      fn,
-      thisArg,
-      args,
-    );
+    return storage.run(frame, Reflect.apply, fn, thisArg, args);
   } finally {
     ctx._entered--;
   }
 }
 
 /**
- * Captures the current frame into `ctx`, the current Context, so that
- * {@link reenterApply} enters it from outside without `AsyncLocalStorage.run`
- * (see captured-frame.ts). Does nothing where that would not pay, or once done.
+ * {@link reenterApply} for a bound emitter's listener. Called from outside every
+ * Context (I/O: nothing of ours in the frame, so no scoped value to keep), it
+ * enters through the frame `ctx` captured (see captured-frame.ts) when it has one.
+ * Anywhere else it re-enters with `run`, which keeps the caller's frame, other
+ * `AsyncLocalStorage` stores included.
  */
+export function reenterListener(
+  ctx: ContextState,
+  fn: (...args: any[]) => unknown,
+  thisArg: unknown,
+  args: unknown[],
+): unknown {
+  const capture = ctx._capture;
+  if (
+    capture === undefined ||
+    storage.getStore() !== undefined ||
+    rootContext._scopes !== ctx._scopes
+  ) {
+    return reenterApply(ctx, fn, thisArg, args);
+  }
+  ctx._entered++;
+  try {
+    return capture.runInAsyncScope(Reflect.apply, undefined, fn, thisArg, args);
+  } finally {
+    ctx._entered--;
+  }
+}
+
 export function captureFrame(ctx: ContextState): void {
   if (framesExchange && ctx._capture === undefined && storage.getStore() === ctx) {
     ctx._capture = captureCurrentFrame();

@@ -16,7 +16,8 @@ import type { Hamt, Leaf } from './hamt.js';
 
 /**
  * Bump when the fields below, those of Context/ContextVar read across copies, or
- * the emitter binding's keys change.
+ * the emitter binding's keys change. A new optional field that every copy may
+ * find absent (as `_capture`) keeps the number.
  */
 export const PROTOCOL = 4;
 

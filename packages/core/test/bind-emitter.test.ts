@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { bindEmitter, Context, ContextVar, ScopedValue } from '../src/index.js';
+import { bindEmitter, Context, ContextVar, reenter, ScopedValue } from '../src/index.js';
 
 const v = new ContextVar<string>('emitter', { default: 'root' });
 
@@ -201,18 +201,35 @@ type Captured = { _capture?: unknown };
 
 describe('bindEmitter: a Context whose stream is read is re-entered through a captured frame', () => {
   it('a data or readable listener added in the Context captures its frame, where frames exist', () => {
-    for (const event of ['data', 'readable']) {
-      const ctx = new Context();
-      const stream = bindEmitter(new Readable({ read() {} }), ctx);
-      stream.on('end', () => {});
-      ctx.run(() => stream.on('end', () => {}));
-      expect((ctx as unknown as Captured)._capture).toBeUndefined();
-      // Added outside the Context: nothing to capture there.
-      stream.on(event, () => {});
-      expect((ctx as unknown as Captured)._capture).toBeUndefined();
-      ctx.run(() => stream.on(event, () => {}));
-      expect((ctx as unknown as Captured)._capture !== undefined).toBe(frames);
+    for (const method of [
+      'on',
+      'addListener',
+      'prependListener',
+      'once',
+      'prependOnceListener',
+    ] as const) {
+      for (const event of ['data', 'readable']) {
+        const ctx = new Context();
+        const stream = bindEmitter(new Readable({ read() {} }), ctx);
+        ctx.run(() => stream[method]('end', () => {}));
+        expect((ctx as unknown as Captured)._capture).toBeUndefined();
+        // Added outside the Context: nothing to capture there.
+        stream[method](event, () => {});
+        expect((ctx as unknown as Captured)._capture).toBeUndefined();
+        ctx.run(() => stream[method](event, () => {}));
+        expect((ctx as unknown as Captured)._capture !== undefined).toBe(frames);
+        // A copy is another Context: it starts without one.
+        expect((ctx.copy() as unknown as Captured)._capture).toBeUndefined();
+      }
     }
+  });
+
+  it('nothing is captured inside a scoped value, whose frame is not the Context itself', () => {
+    const ctx = new Context();
+    const span = new ScopedValue<string>('span');
+    const stream = bindEmitter(new Readable({ read() {} }), ctx);
+    ctx.run(() => span.run('s', () => stream.on('data', () => {})));
+    expect((ctx as unknown as Captured)._capture).toBeUndefined();
   });
 
   it('listeners fired outside run in the Context, entered, without AsyncLocalStorage.run where frames exist', () => {
@@ -234,7 +251,9 @@ describe('bindEmitter: a Context whose stream is read is re-entered through a ca
     try {
       e.emit('data', 'a');
       other.run(() => e.emit('data', 'b'));
-      expect(run.mock.calls.length).toBe(frames ? 1 : 3); // other.run is the one left
+      // Emitted inside another Context, the listener is entered with run (keeping that
+      // caller's frame); other.run itself is one call.
+      expect(run.mock.calls.length).toBe(frames ? 2 : 3);
     } finally {
       run.mockRestore();
     }
@@ -264,6 +283,20 @@ describe('bindEmitter: a Context whose stream is read is re-entered through a ca
     als.run('where-emitted', () => e.emit('data'));
     e.emit('data');
     expect(seen).toEqual(frames ? ['where-added', 'where-added'] : ['where-emitted', undefined]);
+    als.disable();
+  });
+
+  it('reenter and listeners emitted inside a Context keep the caller’s other stores', () => {
+    const { bound, other } = contexts();
+    const als = new AsyncLocalStorage<string>();
+    const e = bindEmitter(new EventEmitter(), bound);
+    const seen: (string | undefined)[] = [];
+    als.run('where-added', () => bound.run(() => e.on('data', () => seen.push(als.getStore()))));
+    als.run('caller', () => {
+      seen.push(reenter(bound, () => als.getStore()));
+      other.run(() => e.emit('data'));
+    });
+    expect(seen).toEqual(['caller', 'caller']);
     als.disable();
   });
 
