@@ -366,6 +366,11 @@ export function reenterListener(
   }
 }
 
+/**
+ * Captures the current frame into `ctx`, the current Context, so that
+ * {@link reenterListener} enters it from I/O without `AsyncLocalStorage.run`
+ * (see captured-frame.ts). Does nothing where that would not pay, or once done.
+ */
 export function captureFrame(ctx: ContextState): void {
   if (framesExchange && ctx._capture === undefined && storage.getStore() === ctx) {
     ctx._capture = captureCurrentFrame();
