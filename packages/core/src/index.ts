@@ -5,7 +5,7 @@
  */
 
 export { bindEmitter, type ListenerRunner, shareEmitterBinding } from './bind-emitter.js';
-export { Context, copyContext, reenter, wrap } from './context.js';
+export { Context, captureListenerFrame, copyContext, reenter, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {
   ContextEnteredError,

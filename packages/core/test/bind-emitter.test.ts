@@ -2,7 +2,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { bindEmitter, Context, ContextVar, reenter, ScopedValue } from '../src/index.js';
+import {
+  bindEmitter,
+  Context,
+  ContextVar,
+  captureListenerFrame,
+  reenter,
+  ScopedValue,
+} from '../src/index.js';
 
 const v = new ContextVar<string>('emitter', { default: 'root' });
 
@@ -221,6 +228,38 @@ describe('bindEmitter: a Context whose stream is read is re-entered through a ca
         // A copy is another Context: it starts without one.
         expect((ctx.copy() as unknown as Captured)._capture).toBeUndefined();
       }
+    }
+  });
+
+  it('captureListenerFrame: captures inside its Context only, once; listeners added outside then enter through it', () => {
+    const { bound, other } = contexts();
+    const e = bindEmitter(new EventEmitter(), bound);
+    captureListenerFrame(bound);
+    other.run(() => captureListenerFrame(bound));
+    expect((bound as unknown as Captured)._capture).toBeUndefined();
+    bound.run(() => captureListenerFrame(bound));
+    const first = (bound as unknown as Captured)._capture;
+    expect(first !== undefined).toBe(frames);
+    bound.run(() => captureListenerFrame(bound));
+    expect((bound as unknown as Captured)._capture).toBe(first);
+    // As Node adds its own listeners to a request once the response has finished.
+    const seen: string[] = [];
+    e.on('end', () => seen.push(v.get()));
+    const run = vi.spyOn(AsyncLocalStorage.prototype, 'run');
+    try {
+      e.emit('end');
+      expect(run.mock.calls.length).toBe(frames ? 0 : 1);
+    } finally {
+      run.mockRestore();
+    }
+    expect(seen).toEqual(['bound']);
+  });
+
+  it('captureListenerFrame: anything but a Context is a typed error', () => {
+    for (const bad of [undefined, null, {}, 'ctx', () => {}]) {
+      expect(() => captureListenerFrame(bad as unknown as Context)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }),
+      );
     }
   });
 

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requestId, Token } from '@contextvars/core';
+import { captureListenerFrame, reenter, requestId, Token } from '@contextvars/core';
 import {
   NodeRequestScope,
   type RequestScopeOptions,
@@ -49,7 +49,12 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
     // through `ctx.onerror`, which it looks up on the request's own ctx: an own
     // property reaches this request only (no prototype is changed).
     kctx.onerror = onerror;
-    return scope.open(kctx.req, kctx.res, () => {
+    const ctx = scope.enter(kctx.req, kctx.res);
+    return reenter(ctx, () => {
+      // Koa finishes the response from that same outer chain, so Node's own `'end'`
+      // listener on the request (added at finish) fires from I/O: cheaper through a
+      // frame captured now than with a `run` then, on Node 24+.
+      captureListenerFrame(ctx);
       const pending = scope.start(kctx, id);
       return pending === undefined ? next() : pending.then(next);
     });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Agent, createServer, type Server } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { Context, ContextVar, requestId } from '@contextvars/core';
@@ -5,7 +6,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Koa3 from 'koa';
 import Koa2 from 'koa2';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   abortMidBody,
   abortMidResponse,
@@ -27,6 +28,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const setUser = (ctx: any) => {
   user.set(String(ctx.req.headers['x-user'] ?? 'anon'));
 };
+
+// Whether AsyncLocalStorage keeps its stores in AsyncContextFrames (from the version
+// and flags, as in the core's tests).
+const major = Number(process.versions.node.split('.')[0]);
+const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+const frames =
+  major >= 24
+    ? !flags.includes('--no-async-context-frame')
+    : major === 22 && flags.includes('--experimental-async-context-frame');
 
 type KoaApp = InstanceType<typeof Koa3>;
 const versions: Array<[string, () => KoaApp]> = [
@@ -195,6 +205,29 @@ describe.each(versions)('%s', (_name, createApp) => {
       expect(res.headers['x-request-id']).toBe(res.json().id);
       expect(res.rawHeaders.filter((h) => h.toLowerCase() === 'x-request-id')).toHaveLength(1);
     }
+  });
+
+  it('a GET that Koa answers outside the Context: Node’s own end listener re-enters without AsyncLocalStorage.run where frames exist', async () => {
+    const app = createApp();
+    app.use(contextvars({ onRequest: setUser }));
+    app.use(async (ctx) => {
+      ctx.body = { user: user.get() };
+    });
+    const base = await start(app);
+    const run = vi.spyOn(AsyncLocalStorage.prototype, 'run');
+    const users: string[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        users.push((await send(`${base}/`, { headers: { 'x-user': `u${i}` } })).json().user);
+      }
+      await settle();
+      // One run enters each request; on Node 20/22 (no frames) Node's 'end' listener,
+      // added when Koa finished the response, re-enters with a second.
+      expect(run.mock.calls.length).toBe(frames ? 5 : 10);
+    } finally {
+      run.mockRestore();
+    }
+    expect(users).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
   });
 
   it('options: header name, generator, echo off; a rejected onRequest is Koa’s error response', async () => {
