@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
+import { asyncContextFrames as frames } from '../../../test/support/runtime.js';
 import {
   bindEmitter,
   Context,
@@ -194,15 +195,6 @@ describe('bindEmitter', () => {
     expect(seen).toEqual(['a:bound', 'b:bound', 'end:bound']);
   });
 });
-
-// Whether AsyncLocalStorage keeps its stores in AsyncContextFrames here (as in
-// runtime.test.ts, from the version and flags, not from the code under test).
-const major = Number(process.versions.node.split('.')[0]);
-const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-const frames =
-  major >= 24
-    ? !flags.includes('--no-async-context-frame')
-    : major === 22 && flags.includes('--experimental-async-context-frame');
 
 type Captured = { _capture?: unknown };
 

@@ -1,9 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { describe, expect, it } from 'vitest';
+import { asyncContextFrames as frames, nodeMajor as major } from '../../../test/support/runtime.js';
 
 // CI runs the suite on several runtimes; this proves each run is on the runtime it claims.
-const major = Number(process.versions.node.split('.')[0]);
-const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
 
 describe('runtime under test', () => {
   it('is the Node.js major that CI asked for', () => {
@@ -13,12 +12,6 @@ describe('runtime under test', () => {
   });
 
   it('uses the AsyncLocalStorage propagation CI asked for', () => {
-    // AsyncContextFrame is opt-in on 22 (--experimental-async-context-frame), absent on
-    // 20, and the default from 24 on unless --no-async-context-frame turns it off.
-    const frames =
-      major >= 24
-        ? !flags.includes('--no-async-context-frame')
-        : major === 22 && flags.includes('--experimental-async-context-frame');
     const expected = process.env.EXPECT_ASYNC_CONTEXT_FRAME;
     if (expected === 'on') expect(frames).toBe(true);
     if (expected === 'off') expect(frames).toBe(false);

@@ -21,6 +21,7 @@ import {
   sleep,
   tracker,
 } from '../../../test/support/http.js';
+import { asyncContextFrames as frames } from '../../../test/support/runtime.js';
 import contextvarsDefault, { contextvars } from '../src/index.js';
 
 const user = new ContextVar<string>('user', { default: 'none' });
@@ -28,15 +29,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const setUser = (ctx: any) => {
   user.set(String(ctx.req.headers['x-user'] ?? 'anon'));
 };
-
-// Whether AsyncLocalStorage keeps its stores in AsyncContextFrames (from the version
-// and flags, as in the core's tests).
-const major = Number(process.versions.node.split('.')[0]);
-const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-const frames =
-  major >= 24
-    ? !flags.includes('--no-async-context-frame')
-    : major === 22 && flags.includes('--experimental-async-context-frame');
 
 type KoaApp = InstanceType<typeof Koa3>;
 const versions: Array<[string, () => KoaApp]> = [
