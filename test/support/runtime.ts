@@ -17,3 +17,10 @@ export const asyncContextFrames =
   nodeMajor >= 24
     ? !flags.includes('--no-async-context-frame')
     : nodeMajor === 22 && flags.includes('--experimental-async-context-frame');
+
+/**
+ * Whether V8 gives an object whose prototype was swapped a new shape for every
+ * property added afterwards (V8 before 13: Node 20 and 22), which is why the emitter
+ * binding keeps such objects' bindings off the object there.
+ */
+export const newShapeAfterSwap = Number.parseInt(process.versions.v8, 10) < 13;

@@ -11,16 +11,14 @@
  */
 import type { EventEmitter } from 'node:events';
 import { type Context, captureFrame, reenterApply, reenterListener } from './context.js';
+import { type ListenerRunner, setTarget, type Target, targetOf } from './emitter-targets.js';
 import { describe, InvalidArgTypeError } from './errors.js';
-import { type ContextState, PROTOCOL } from './runtime.js';
+import { PROTOCOL } from './runtime.js';
+
+export type { ListenerRunner } from './emitter-targets.js';
 
 type Listener = (...args: any[]) => unknown;
 type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener) => EventEmitter;
-
-/** Runs a listener call: in a Context, or however an integration wants (OpenTelemetry's `with`). */
-export type ListenerRunner = <R>(call: () => R) => R;
-
-type Target = ContextState | ListenerRunner;
 
 function runIn<R>(target: Target, call: () => R): R {
   return typeof target === 'function'
@@ -41,13 +39,12 @@ function callListener(
 }
 
 // Keys shared by every copy of the package with this layout (the protocol number):
-// the binding of an emitter (where its listeners run), the methods a per-instance
-// patch replaced, and the mark of a prototype that carries the patched methods.
-const kTarget = Symbol.for(`@contextvars/core:emitterTarget:${PROTOCOL}`);
+// the methods a per-instance patch replaced, and the mark of a prototype that
+// carries the patched methods.
 const kOriginals = Symbol.for(`@contextvars/core:emitterOriginals:${PROTOCOL}`);
 const kShared = Symbol.for(`@contextvars/core:emitterPrototype:${PROTOCOL}`);
 
-type Bindable = EventEmitter & { [kTarget]?: Target; [kOriginals]?: Originals };
+type Bindable = EventEmitter & { [kOriginals]?: Originals };
 
 interface Originals {
   on: AddMethod;
@@ -95,12 +92,13 @@ function captureOnRead(target: Target, event: string | symbol): void {
 
 /**
  * The five listener-adding methods, routed through `originals(emitter)`. An
- * emitter without a binding gets the original behaviour, untouched.
+ * emitter without a binding gets the original behaviour, untouched. `home`: the
+ * shared prototype they are installed on, `undefined` on an instance.
  */
-function patchedMethods(originals: (emitter: Bindable) => Originals) {
+function patchedMethods(originals: (emitter: Bindable) => Originals, home: object | undefined) {
   return {
     on(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = this[kTarget];
+      const target = targetOf(this, home);
       const { on } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return on.call(this, event, listener);
@@ -108,7 +106,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       return on.call(this, event, boundListener(target, listener));
     },
     prependListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = this[kTarget];
+      const target = targetOf(this, home);
       const { prepend } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prepend.call(this, event, listener);
@@ -116,7 +114,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       return prepend.call(this, event, boundListener(target, listener));
     },
     once(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = this[kTarget];
+      const target = targetOf(this, home);
       const { on, once } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return once.call(this, event, listener);
@@ -124,7 +122,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals) {
       return on.call(this, event, onceListener(target, event, listener));
     },
     prependOnceListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = this[kTarget];
+      const target = targetOf(this, home);
       const { prepend, prependOnce } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prependOnce.call(this, event, listener);
@@ -160,15 +158,34 @@ function install(holder: object, methods: ReturnType<typeof patchedMethods>): vo
   }
 }
 
+/**
+ * The nearest prototype of `emitter` that {@link shareEmitterBinding} prepared, if
+ * any. Walked rather than read as a property: a read misses every cache on a request
+ * that Express gave a prototype of its own (see `emitter-targets.ts`).
+ */
+function homeOf(emitter: unknown): object | undefined {
+  if (emitter === null || typeof emitter !== 'object') return undefined;
+  for (
+    let proto = Object.getPrototypeOf(emitter);
+    proto !== null;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (Object.hasOwn(proto, kShared)) return proto;
+  }
+  return undefined;
+}
+
 // Emitters of one instance each: the originals live on the instance.
-const instanceMethods = patchedMethods((emitter) => emitter[kOriginals]!);
+const instanceMethods = patchedMethods((emitter) => emitter[kOriginals]!, undefined);
 
 /**
  * Puts the listener-adding methods that {@link bindEmitter} needs on `prototype`
- * once, so that binding each of its instances costs one property write instead of
- * reshaping the object. For emitters created in great numbers, such as HTTP
- * requests and responses (`@contextvars/http` does it for Node's): frameworks like
- * Express swap their prototypes, where reshaping each object is expensive.
+ * once, so that binding one of its instances costs at most one property write
+ * instead of reshaping the object, and none for an instance whose prototype a
+ * framework has swapped since (Express does, to every request and response) on
+ * V8 before 13 (Node 20 and 22), where adding a property to such an object is
+ * expensive. For emitters created in great numbers, such as HTTP requests and
+ * responses (`@contextvars/http` does it for Node's).
  * Instances that are never bound keep Node's own behaviour. Idempotent, and shared
  * by every copy of this package.
  */
@@ -183,7 +200,7 @@ export function shareEmitterBinding(prototype: object): void {
   const originals = originalsOf(prototype as EventEmitter);
   install(
     prototype,
-    patchedMethods(() => originals),
+    patchedMethods(() => originals, prototype),
   );
 }
 
@@ -208,26 +225,27 @@ export function shareEmitterBinding(prototype: object): void {
  */
 export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | ListenerRunner): E {
   const target = emitter as unknown as Bindable;
-  if (target === null || typeof target !== 'object' || typeof target.on !== 'function') {
+  const home = homeOf(target);
+  if (home === undefined && (typeof target?.on !== 'function' || typeof target !== 'object')) {
     throw new InvalidArgTypeError(
       `bindEmitter() needs an EventEmitter, received ${describe(emitter)}`,
     );
   }
   const binding = ctx as Target;
-  const existing = target[kTarget];
+  const existing = targetOf(target, home);
   if (existing === undefined) {
-    if ((target as { [kShared]?: true })[kShared] !== true && target[kOriginals] === undefined) {
+    if (home === undefined && target[kOriginals] === undefined) {
       target[kOriginals] = originalsOf(target);
       install(target, instanceMethods);
     }
-    target[kTarget] = binding;
+    setTarget(target, home, binding);
   } else if (typeof binding === 'function') {
-    target[kTarget] = <R>(call: () => R): R => runIn(existing, () => binding(call));
+    setTarget(target, home, <R>(call: () => R): R => runIn(existing, () => binding(call)));
   } else if (typeof existing === 'function') {
     // A runner already there (tracing's bind) stays in force inside the Context.
-    target[kTarget] = <R>(call: () => R): R => runIn(binding, () => existing(call));
+    setTarget(target, home, <R>(call: () => R): R => runIn(binding, () => existing(call)));
   } else {
-    target[kTarget] = binding;
+    setTarget(target, home, binding);
   }
   return emitter;
 }

@@ -19,7 +19,7 @@ import type { Hamt, Leaf } from './hamt.js';
  * the emitter binding's keys change. A new optional field that every copy may
  * find absent (as `_capture`) keeps the number.
  */
-export const PROTOCOL = 4;
+export const PROTOCOL = 5;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
@@ -90,6 +90,8 @@ interface Runtime {
   lastVersion: number;
   /** Shared singletons (e.g. the `requestId` var), by name. */
   readonly shared: Map<string, unknown>;
+  /** The bindings of emitters that are not to get a property (see `emitter-targets.ts`). */
+  readonly emitterTargets: WeakMap<object, unknown>;
 }
 
 const KEY = Symbol.for(`@contextvars/core:runtime:${PROTOCOL}`);
@@ -102,6 +104,7 @@ function createRuntime(): Runtime {
     lastId: 0,
     lastVersion: 0,
     shared: new Map(),
+    emitterTargets: new WeakMap(),
   };
 }
 

@@ -2,14 +2,16 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { Readable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { asyncContextFrames as frames } from '../../../test/support/runtime.js';
+import { asyncContextFrames as frames, newShapeAfterSwap } from '../../../test/support/runtime.js';
 import {
   bindEmitter,
   Context,
   ContextVar,
   captureListenerFrame,
+  InvalidArgTypeError,
   reenter,
   ScopedValue,
+  shareEmitterBinding,
 } from '../src/index.js';
 
 const v = new ContextVar<string>('emitter', { default: 'root' });
@@ -374,5 +376,59 @@ describe('bindEmitter on HTTP requests and responses', () => {
     }
     await new Promise<void>((r) => server.close(() => r()));
     expect(seen.sort()).toEqual(['/bound finish:bound', '/plain finish:root']);
+  });
+});
+
+describe('shareEmitterBinding', () => {
+  class Shared extends EventEmitter {}
+  shareEmitterBinding(Shared.prototype);
+
+  it('binding an instance adds one property to it, none to a swapped one on V8 before 13', () => {
+    const { bound, other } = contexts();
+    const plain = new Shared();
+    // What Express does to every request and response.
+    const swapped = Object.setPrototypeOf(new Shared(), Object.create(Shared.prototype)) as Shared;
+    const seen: string[] = [];
+    for (const e of [plain, swapped]) {
+      const before = Reflect.ownKeys(e).length;
+      bindEmitter(e, bound);
+      const added = Reflect.ownKeys(e).length - before;
+      e.on('x', () => seen.push(v.get()));
+      other.run(() => e.emit('x'));
+      seen.push(`+${added}`);
+    }
+    expect(seen).toEqual(['bound', '+1', 'bound', newShapeAfterSwap ? '+0' : '+1']);
+  });
+
+  it('an emitter bound before its prototype is swapped keeps that binding inside a later one', () => {
+    const { bound, other } = contexts();
+    const span = new ScopedValue<string>('span');
+    const e = new Shared();
+    // OpenTelemetry's HTTP instrumentation binds the request with a runner; then
+    // Express swaps its prototype; then the adapter binds it to the request's Context.
+    bindEmitter(e, (call) => span.run('server span', call));
+    Object.setPrototypeOf(e, Object.create(Shared.prototype));
+    bindEmitter(e, bound);
+    const seen: string[] = [];
+    e.on('x', () => seen.push(`${v.get()}/${span.get()}`));
+    other.run(() => e.emit('x'));
+    expect(seen).toEqual(['bound/server span']);
+  });
+
+  it('instances never bound, and a second call, keep the behaviour as it was', () => {
+    const { other } = contexts();
+    shareEmitterBinding(Shared.prototype);
+    const e = new Shared();
+    const seen: string[] = [];
+    const listener = () => seen.push(v.get());
+    e.on('x', listener);
+    other.run(() => e.emit('x'));
+    expect(seen).toEqual(['other']);
+    expect(e.listeners('x')).toEqual([listener]);
+  });
+
+  it('anything but an object is a typed error', () => {
+    for (const bad of [null, undefined, 1, 'proto'])
+      expect(() => shareEmitterBinding(bad as never)).toThrow(InvalidArgTypeError);
   });
 });

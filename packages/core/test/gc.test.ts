@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Context, ContextVar, copyContext } from '../src/index.js';
+import { bindEmitter, Context, ContextVar, copyContext } from '../src/index.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run the tests with --expose-gc (see vitest.config.ts)');
@@ -104,5 +105,31 @@ describe('garbage collection (PEP 550 weak keys)', () => {
     expect(await collected(alive)).toBe(true);
     expect(ctx.size).toBe(1);
     expect([...ctx.keys()]).toEqual([live]);
+  });
+
+  it('a bound emitter is collected while its Context lives on, and keeps its Context alive', async () => {
+    const { alive, track } = tracker();
+    const kept = new Context();
+    let dropped: EventEmitter | undefined = bindEmitter(new EventEmitter(), kept);
+    track(dropped, 'emitter');
+    dropped = undefined;
+    expect(await collected(alive)).toBe(true);
+    expect(kept.size).toBe(0);
+
+    const v = new ContextVar<string>('gc-emitter', { default: 'none' });
+    let ctx: Context | undefined = new Context();
+    ctx.run(() => v.set('bound'));
+    const emitter = bindEmitter(new EventEmitter(), ctx);
+    track(ctx, 'context');
+    ctx = undefined;
+    // Listeners added later must still find it.
+    expect(await collected(alive, 5)).toBe(false);
+    let seen = '';
+    emitter.on('x', () => {
+      seen = v.get();
+    });
+    emitter.emit('x');
+    expect(seen).toBe('bound');
+    expect(alive.has('context')).toBe(true);
   });
 });

@@ -19,10 +19,38 @@ import { RequestScope, type RequestScopeOptions } from './request-scope.js';
 
 export type { RequestScopeOptions } from './request-scope.js';
 
-// Versioned like the core's keys: copies with another layout never read this one.
-const kRequestContext = Symbol.for('@contextvars/http:requestContext:1');
+// Versioned like the core's keys: copies with another layout never read these.
+const kRequestContext = Symbol.for('@contextvars/http:requestContext:2');
+const kRequestContexts = Symbol.for('@contextvars/http:requestContexts:2');
 
 type Carrier = { [kRequestContext]?: Context };
+
+// Each request's Context is a property of the request, except where the core keeps
+// emitter bindings in a table for the same reason (see its `emitter-targets.ts`):
+// on V8 before 13, a request whose prototype Express swapped gets a new shape for
+// every property added afterwards. One table for every copy of this package.
+const holder = globalThis as { [kRequestContexts]?: WeakMap<IncomingMessage, Context> };
+holder[kRequestContexts] ??= new WeakMap();
+const table = holder[kRequestContexts];
+const newShapeAfterSwap = Number.parseInt(process.versions.v8, 10) < 13;
+
+/** Whether `raw`'s Context belongs in the table (asked with `hasOwn`, as in the core). */
+function inTable(raw: IncomingMessage): boolean {
+  return (
+    newShapeAfterSwap &&
+    Object.getPrototypeOf(raw) !== IncomingMessage.prototype &&
+    !Object.hasOwn(raw, kRequestContext)
+  );
+}
+
+function contextOf(raw: IncomingMessage): Context | undefined {
+  return inTable(raw) ? table.get(raw) : (raw as Carrier)[kRequestContext];
+}
+
+function setContextOf(raw: IncomingMessage, ctx: Context): void {
+  if (inTable(raw)) table.set(raw, ctx);
+  else (raw as Carrier)[kRequestContext] = ctx;
+}
 
 /**
  * The Context that an adapter created for a raw request (`IncomingMessage`), for
@@ -30,7 +58,7 @@ type Carrier = { [kRequestContext]?: Context };
  * async chain. `undefined` for a request no adapter has seen.
  */
 export function requestContextOf(raw: IncomingMessage): Context | undefined {
-  return (raw as Carrier)[kRequestContext];
+  return contextOf(raw);
 }
 
 /**
@@ -41,13 +69,13 @@ export function requestContextOf(raw: IncomingMessage): Context | undefined {
  * framework callbacks that may fire inside or outside it.
  */
 export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
-  const ctx = (raw as Carrier)[kRequestContext];
+  const ctx = contextOf(raw);
   return ctx === undefined ? fn() : reenter(ctx, fn);
 }
 
 /**
  * Node's request and response prototypes get the binding methods once, so that
- * binding a request costs one property write. Patching a prototype is the only
+ * binding a request costs at most one property write. Patching a prototype is the only
  * way: Node has no public hook to run a request's listeners in a context, and
  * per-object methods reshape every request object (costly where Express swaps
  * prototypes). Unbound requests keep Node's behaviour. Idempotent (so is
@@ -89,7 +117,7 @@ export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenRe
    */
   enter(raw: IncomingMessage, res: ServerResponse): Context {
     const ctx = copyContext();
-    (raw as Carrier)[kRequestContext] = ctx;
+    setContextOf(raw, ctx);
     bindEmitter(raw, ctx);
     bindEmitter(res, ctx);
     return ctx;

@@ -1,0 +1,63 @@
+/**
+ * Where an emitter's binding (the Context or runner its listeners run in, see
+ * `bind-emitter.ts`) is kept.
+ *
+ * On the emitter, under a symbol, as a rule: one property write, read back by an
+ * inline-cached load. Except, on V8 before 13 (Node 20 and 22), for an instance
+ * of a shared prototype (`shareEmitterBinding`) that has been given another
+ * prototype since, as Express does to every `req` and `res`: that V8 makes such
+ * an object a new shape for every property it gets afterwards, never reusing the
+ * one it made for the previous request (about 15,000 to 20,000 instructions per
+ * property per request). Those bindings go to a table shared by every copy of the
+ * package. Everywhere else the table would cost more than the property (its
+ * entries are rehashed as the collector clears them: about 3,000 instructions per
+ * entry per request).
+ *
+ * @module
+ */
+import { type ContextState, PROTOCOL, runtime } from './runtime.js';
+
+/** Runs a listener call: in a Context, or however an integration wants (OpenTelemetry's `with`). */
+export type ListenerRunner = <R>(call: () => R) => R;
+
+/** Where an emitter's listeners run. */
+export type Target = ContextState | ListenerRunner;
+
+const kTarget = Symbol.for(`@contextvars/core:emitterTarget:${PROTOCOL}`);
+
+type Holder = { [kTarget]?: Target };
+
+const table = runtime.emitterTargets as WeakMap<object, Target>;
+
+const v8Major = Number.parseInt(globalThis.process?.versions?.v8 ?? '', 10);
+
+/** Whether every property added to an object after its prototype changed makes a new shape. */
+const newShapeAfterSwap = v8Major < 13;
+
+/**
+ * Whether `emitter`'s binding belongs in the table. `home` is the shared prototype
+ * whose methods serve it, `undefined` for an emitter patched on its own.
+ */
+function inTable(emitter: object, home: object | undefined): boolean {
+  return newShapeAfterSwap && home !== undefined && Object.getPrototypeOf(emitter) !== home;
+}
+
+// An emitter bound before its prototype changed (OpenTelemetry's HTTP
+// instrumentation binds `req` before Express swaps it) keeps its property. The
+// table's emitters are asked with `Object.hasOwn`: a load of a property they lack
+// would search their whole prototype chain, with no cache, since each has a shape
+// of its own.
+
+/** The binding of `emitter`, `undefined` if it has none. */
+export function targetOf(emitter: object, home: object | undefined): Target | undefined {
+  if (!inTable(emitter, home)) return (emitter as Holder)[kTarget];
+  const target = table.get(emitter);
+  if (target !== undefined || !Object.hasOwn(emitter, kTarget)) return target;
+  return (emitter as Holder)[kTarget];
+}
+
+/** Makes `target` the binding of `emitter`, where {@link targetOf} finds it. */
+export function setTarget(emitter: object, home: object | undefined, target: Target): void {
+  if (inTable(emitter, home) && !Object.hasOwn(emitter, kTarget)) table.set(emitter, target);
+  else (emitter as Holder)[kTarget] = target;
+}
