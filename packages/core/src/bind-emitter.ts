@@ -93,7 +93,8 @@ function captureOnRead(target: Target, event: string | symbol): void {
 /**
  * The five listener-adding methods, routed through `originals(emitter)`. An
  * emitter without a binding gets the original behaviour, untouched. `home`: the
- * shared prototype they are installed on, `undefined` on an instance.
+ * shared prototype they are installed on (`undefined` on an instance), by which
+ * `targetOf` tells an instance whose prototype was swapped.
  */
 function patchedMethods(originals: (emitter: Bindable) => Originals, home: object | undefined) {
   return {
@@ -163,7 +164,7 @@ function install(holder: object, methods: ReturnType<typeof patchedMethods>): vo
  * any. Walked rather than read as a property: a read misses every cache on a request
  * that Express gave a prototype of its own (see `emitter-targets.ts`).
  */
-function homeOf(emitter: unknown): object | undefined {
+function homeOf(emitter: object | null): object | undefined {
   if (emitter === null || typeof emitter !== 'object') return undefined;
   for (
     let proto = Object.getPrototypeOf(emitter);
@@ -225,8 +226,13 @@ export function shareEmitterBinding(prototype: object): void {
  */
 export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | ListenerRunner): E {
   const target = emitter as unknown as Bindable;
+  // An instance of a prepared prototype is an emitter: its `on` is not read, a
+  // read that misses every cache on an object Express gave a prototype of its own.
   const home = homeOf(target);
-  if (home === undefined && (typeof target?.on !== 'function' || typeof target !== 'object')) {
+  if (
+    home === undefined &&
+    (target === null || typeof target !== 'object' || typeof target.on !== 'function')
+  ) {
     throw new InvalidArgTypeError(
       `bindEmitter() needs an EventEmitter, received ${describe(emitter)}`,
     );

@@ -29,17 +29,30 @@ type Holder = { [kTarget]?: Target };
 
 const table = runtime.emitterTargets as WeakMap<object, Target>;
 
-const v8Major = Number.parseInt(globalThis.process?.versions?.v8 ?? '', 10);
+const versions = globalThis.process?.versions;
 
-/** Whether every property added to an object after its prototype changed makes a new shape. */
-const newShapeAfterSwap = v8Major < 13;
+/**
+ * Whether every property added to an object after its prototype changed makes a
+ * new shape. Bun reports a V8 version of its own, but runs JavaScriptCore.
+ */
+const newShapeAfterSwap =
+  versions?.bun === undefined && Number.parseInt(versions?.v8 ?? '', 10) < 13;
 
 /**
  * Whether `emitter`'s binding belongs in the table. `home` is the shared prototype
- * whose methods serve it, `undefined` for an emitter patched on its own.
+ * whose methods serve it, `undefined` for an emitter patched on its own. A swapped
+ * prototype is told from a subclass's by its lack of an own `constructor`
+ * (`Object.create`, as Express makes its `app.request` and `app.response`): a
+ * subclass's instances keep stable shapes, and their properties stay cheap.
+ *
+ * The answer must not change while the emitter is bound: a binding in the table is
+ * not found again if the emitter is given back `home` itself as its prototype (no
+ * framework does; Express's mounted apps swap to their parent's prototypes).
  */
 function inTable(emitter: object, home: object | undefined): boolean {
-  return newShapeAfterSwap && home !== undefined && Object.getPrototypeOf(emitter) !== home;
+  if (!newShapeAfterSwap || home === undefined) return false;
+  const proto = Object.getPrototypeOf(emitter);
+  return proto !== home && !Object.hasOwn(proto, 'constructor');
 }
 
 // An emitter bound before its prototype changed (OpenTelemetry's HTTP

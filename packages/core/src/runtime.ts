@@ -1,7 +1,8 @@
 /**
  * The process-wide state that every copy of this package must share: the
- * `AsyncLocalStorage` that carries the current Context, the root Context, and the
- * counters behind var ids and context versions.
+ * `AsyncLocalStorage` that carries the current Context, the root Context, the
+ * counters behind var ids and context versions, and the emitter bindings kept off
+ * their emitters.
  *
  * It lives on `globalThis` under a `Symbol.for` key, so the ESM and CommonJS
  * builds loaded side by side, or a library's nested copy of the package, agree on

@@ -388,8 +388,10 @@ describe('shareEmitterBinding', () => {
     const plain = new Shared();
     // What Express does to every request and response.
     const swapped = Object.setPrototypeOf(new Shared(), Object.create(Shared.prototype)) as Shared;
+    // A subclass's instances keep stable shapes: a property stays the cheap way.
+    const sub = new (class extends Shared {})();
     const seen: string[] = [];
-    for (const e of [plain, swapped]) {
+    for (const e of [plain, swapped, sub]) {
       const before = Reflect.ownKeys(e).length;
       bindEmitter(e, bound);
       const added = Reflect.ownKeys(e).length - before;
@@ -397,7 +399,22 @@ describe('shareEmitterBinding', () => {
       other.run(() => e.emit('x'));
       seen.push(`+${added}`);
     }
-    expect(seen).toEqual(['bound', '+1', 'bound', newShapeAfterSwap ? '+0' : '+1']);
+    expect(seen).toEqual(['bound', '+1', 'bound', newShapeAfterSwap ? '+0' : '+1', 'bound', '+1']);
+  });
+
+  it('a runner and a Context bound one over the other on a swapped instance both stay in force', () => {
+    const { bound, other } = contexts();
+    const span = new ScopedValue<string>('span');
+    const seen: string[] = [];
+    for (const runnerFirst of [true, false]) {
+      const e = Object.setPrototypeOf(new Shared(), Object.create(Shared.prototype)) as Shared;
+      const runner = <R>(call: () => R): R => span.run('server span', call);
+      bindEmitter(e, runnerFirst ? runner : bound);
+      bindEmitter(e, runnerFirst ? bound : runner);
+      e.on('x', () => seen.push(`${v.get()}/${span.get()}`));
+      other.run(() => e.emit('x'));
+    }
+    expect(seen).toEqual(['bound/server span', 'bound/server span']);
   });
 
   it('an emitter bound before its prototype is swapped keeps that binding inside a later one', () => {

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { bindEmitter, Context, ContextVar, copyContext } from '../src/index.js';
+import {
+  bindEmitter,
+  Context,
+  ContextVar,
+  copyContext,
+  shareEmitterBinding,
+} from '../src/index.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run the tests with --expose-gc (see vitest.config.ts)');
@@ -107,29 +113,39 @@ describe('garbage collection (PEP 550 weak keys)', () => {
     expect([...ctx.keys()]).toEqual([live]);
   });
 
-  it('a bound emitter is collected while its Context lives on, and keeps its Context alive', async () => {
-    const { alive, track } = tracker();
-    const kept = new Context();
-    let dropped: EventEmitter | undefined = bindEmitter(new EventEmitter(), kept);
-    track(dropped, 'emitter');
-    dropped = undefined;
-    expect(await collected(alive)).toBe(true);
-    expect(kept.size).toBe(0);
+  class Shared extends EventEmitter {}
+  shareEmitterBinding(Shared.prototype);
+  const makers = {
+    'an emitter': () => new EventEmitter(),
+    // Kept in a table, off the object, on V8 before 13 (see emitter-targets.ts).
+    'a shared-prototype instance whose prototype was swapped': () =>
+      Object.setPrototypeOf(new Shared(), Object.create(Shared.prototype)) as EventEmitter,
+  };
+  for (const [name, make] of Object.entries(makers)) {
+    it(`${name}, bound: collected while its Context lives on; keeps its Context as long as it lives`, async () => {
+      const { alive, track } = tracker();
+      const kept = new Context();
+      let dropped: EventEmitter | undefined = bindEmitter(make(), kept);
+      track(dropped, 'emitter');
+      dropped = undefined;
+      expect(await collected(alive)).toBe(true);
 
-    const v = new ContextVar<string>('gc-emitter', { default: 'none' });
-    let ctx: Context | undefined = new Context();
-    ctx.run(() => v.set('bound'));
-    const emitter = bindEmitter(new EventEmitter(), ctx);
-    track(ctx, 'context');
-    ctx = undefined;
-    // Listeners added later must still find it.
-    expect(await collected(alive, 5)).toBe(false);
-    let seen = '';
-    emitter.on('x', () => {
-      seen = v.get();
+      const v = new ContextVar<string>('gc-emitter', { default: 'none' });
+      let ctx: Context | undefined = new Context();
+      ctx.run(() => v.set('bound'));
+      let emitter: EventEmitter | undefined = bindEmitter(make(), ctx);
+      track(ctx, 'context');
+      ctx = undefined;
+      // Listeners added later must still find it.
+      expect(await collected(alive, 5)).toBe(false);
+      let seen = '';
+      emitter.on('x', () => {
+        seen = v.get();
+      });
+      emitter.emit('x');
+      expect(seen).toBe('bound');
+      emitter = undefined;
+      expect(await collected(alive)).toBe(true);
     });
-    emitter.emit('x');
-    expect(seen).toBe('bound');
-    expect(alive.has('context')).toBe(true);
-  });
+  }
 });

@@ -32,13 +32,19 @@ type Carrier = { [kRequestContext]?: Context };
 const holder = globalThis as { [kRequestContexts]?: WeakMap<IncomingMessage, Context> };
 holder[kRequestContexts] ??= new WeakMap();
 const table = holder[kRequestContexts];
-const newShapeAfterSwap = Number.parseInt(process.versions.v8, 10) < 13;
+const newShapeAfterSwap =
+  process.versions.bun === undefined && Number.parseInt(process.versions.v8, 10) < 13;
 
-/** Whether `raw`'s Context belongs in the table (asked with `hasOwn`, as in the core). */
+/**
+ * Whether `raw`'s Context belongs in the table: as the core decides for bindings
+ * (a prototype made by `Object.create`, not a subclass's), and asked with `hasOwn`.
+ */
 function inTable(raw: IncomingMessage): boolean {
+  if (!newShapeAfterSwap) return false;
+  const proto = Object.getPrototypeOf(raw);
   return (
-    newShapeAfterSwap &&
-    Object.getPrototypeOf(raw) !== IncomingMessage.prototype &&
+    proto !== IncomingMessage.prototype &&
+    !Object.hasOwn(proto, 'constructor') &&
     !Object.hasOwn(raw, kRequestContext)
   );
 }
