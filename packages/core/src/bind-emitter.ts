@@ -11,7 +11,13 @@
  */
 import type { EventEmitter } from 'node:events';
 import { type Context, captureFrame, reenterApply, reenterListener } from './context.js';
-import { type ListenerRunner, setTarget, type Target, targetOf } from './emitter-targets.js';
+import {
+  homeMatters,
+  type ListenerRunner,
+  setTarget,
+  type Target,
+  targetOf,
+} from './emitter-targets.js';
 import { describe, InvalidArgTypeError } from './errors.js';
 import { PROTOCOL } from './runtime.js';
 
@@ -19,6 +25,22 @@ export type { ListenerRunner } from './emitter-targets.js';
 
 type Listener = (...args: any[]) => unknown;
 type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener) => EventEmitter;
+
+// The Context under a runner composed with one (see `bindEmitter`), for `boundContext`.
+const kContext = Symbol.for(`@contextvars/core:emitterContext:${PROTOCOL}`);
+
+type Composed = ListenerRunner & { [kContext]?: Context };
+
+/** The Context that `target` runs listeners in, if it is one or was composed with one. */
+function contextIn(target: Target | undefined): Context | undefined {
+  return typeof target === 'function' ? (target as Composed)[kContext] : (target as Context);
+}
+
+/** `runner`, remembered as running in `ctx` (when there is one). */
+function composed(runner: ListenerRunner, ctx: Context | undefined): ListenerRunner {
+  if (ctx !== undefined) (runner as Composed)[kContext] = ctx;
+  return runner;
+}
 
 function runIn<R>(target: Target, call: () => R): R {
   return typeof target === 'function'
@@ -246,12 +268,26 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
     }
     setTarget(target, home, binding);
   } else if (typeof binding === 'function') {
-    setTarget(target, home, <R>(call: () => R): R => runIn(existing, () => binding(call)));
+    const runner = <R>(call: () => R): R => runIn(existing, () => binding(call));
+    setTarget(target, home, composed(runner, contextIn(existing)));
   } else if (typeof existing === 'function') {
     // A runner already there (tracing's bind) stays in force inside the Context.
-    setTarget(target, home, <R>(call: () => R): R => runIn(binding, () => existing(call)));
+    const runner = <R>(call: () => R): R => runIn(binding, () => existing(call));
+    setTarget(target, home, composed(runner, ctx as Context));
   } else {
     setTarget(target, home, binding);
   }
   return emitter;
+}
+
+/**
+ * The Context that {@link bindEmitter} last bound `emitter` to, also when a runner
+ * was bound with it; `undefined` for an emitter bound to runners only, or never
+ * bound, or for anything that is not an object. The framework adapters bind each
+ * request's `req` to its Context, so this finds a request's Context from its
+ * request object wherever the framework calls back.
+ */
+export function boundContext(emitter: object): Context | undefined {
+  if (emitter === null || typeof emitter !== 'object') return undefined;
+  return contextIn(targetOf(emitter, homeMatters ? homeOf(emitter) : undefined));
 }

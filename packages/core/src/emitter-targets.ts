@@ -39,6 +39,12 @@ const newShapeAfterSwap =
   versions?.bun === undefined && Number.parseInt(versions?.v8 ?? '', 10) < 13;
 
 /**
+ * Whether the `home` argument below can change the answer. Where it cannot, a
+ * reader may pass `undefined` rather than walk the emitter's prototype chain for it.
+ */
+export const homeMatters = newShapeAfterSwap;
+
+/**
  * Whether `emitter`'s binding belongs in the table. `home` is the shared prototype
  * whose methods serve it, `undefined` for an emitter patched on its own. A swapped
  * prototype is told from a subclass's by its lack of an own `constructor`

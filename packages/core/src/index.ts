@@ -4,7 +4,12 @@
  * @packageDocumentation
  */
 
-export { bindEmitter, type ListenerRunner, shareEmitterBinding } from './bind-emitter.js';
+export {
+  bindEmitter,
+  boundContext,
+  type ListenerRunner,
+  shareEmitterBinding,
+} from './bind-emitter.js';
 export { Context, captureListenerFrame, copyContext, reenter, wrap } from './context.js';
 export { ContextVar, type ContextVarOptions } from './context-var.js';
 export {

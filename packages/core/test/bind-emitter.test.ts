@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { asyncContextFrames as frames, newShapeAfterSwap } from '../../../test/support/runtime.js';
 import {
   bindEmitter,
+  boundContext,
   Context,
   ContextVar,
   captureListenerFrame,
@@ -447,5 +448,46 @@ describe('shareEmitterBinding', () => {
   it('anything but an object is a typed error', () => {
     for (const bad of [null, undefined, 1, 'proto'])
       expect(() => shareEmitterBinding(bad as never)).toThrow(InvalidArgTypeError);
+  });
+});
+
+describe('boundContext', () => {
+  class Shared extends EventEmitter {}
+  shareEmitterBinding(Shared.prototype);
+  const runner = <R>(call: () => R): R => call();
+  const swapped = () =>
+    Object.setPrototypeOf(new Shared(), Object.create(Shared.prototype)) as Shared;
+  const kinds: [string, () => EventEmitter][] = [
+    ['a plain emitter', () => new EventEmitter()],
+    ['an instance of a shared prototype', () => new Shared()],
+    ['one whose prototype was swapped', swapped],
+  ];
+
+  for (const [kind, make] of kinds) {
+    it(`finds the Context ${kind} was last bound to, through runners bound with it`, () => {
+      const { bound, other } = contexts();
+      const never = make();
+      const runnerOnly = bindEmitter(make(), runner);
+      const plain = bindEmitter(make(), bound);
+      const rebound = bindEmitter(bindEmitter(make(), bound), other);
+      const runnerFirst = bindEmitter(bindEmitter(make(), runner), bound);
+      const runnerAfter = bindEmitter(bindEmitter(bindEmitter(make(), bound), runner), runner);
+      expect(
+        [never, runnerOnly, plain, rebound, runnerFirst, runnerAfter].map(boundContext),
+      ).toEqual([undefined, undefined, bound, other, bound, bound]);
+    });
+  }
+
+  it('a binding made before the prototype was swapped is still found', () => {
+    const { bound } = contexts();
+    const e = bindEmitter(new Shared(), runner);
+    Object.setPrototypeOf(e, Object.create(Shared.prototype));
+    bindEmitter(e, bound);
+    expect(boundContext(e)).toBe(bound);
+  });
+
+  it('anything that is not a bound object gives undefined, never an error', () => {
+    for (const value of [null, undefined, 1, 'emitter', {}, () => {}])
+      expect(boundContext(value as never)).toBeUndefined();
   });
 });

@@ -9,6 +9,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import {
   bindEmitter,
+  boundContext,
   type Context,
   copyContext,
   reenter,
@@ -19,52 +20,15 @@ import { RequestScope, type RequestScopeOptions } from './request-scope.js';
 
 export type { RequestScopeOptions } from './request-scope.js';
 
-// Versioned like the core's keys: copies with another layout never read these.
-const kRequestContext = Symbol.for('@contextvars/http:requestContext:2');
-const kRequestContexts = Symbol.for('@contextvars/http:requestContexts:2');
-
-type Carrier = { [kRequestContext]?: Context };
-
-// Each request's Context is a property of the request, except where the core keeps
-// emitter bindings in a table for the same reason (see its `emitter-targets.ts`):
-// on V8 before 13, a request whose prototype Express swapped gets a new shape for
-// every property added afterwards. One table for every copy of this package.
-const holder = globalThis as { [kRequestContexts]?: WeakMap<IncomingMessage, Context> };
-holder[kRequestContexts] ??= new WeakMap();
-const table = holder[kRequestContexts];
-const newShapeAfterSwap =
-  process.versions.bun === undefined && Number.parseInt(process.versions.v8, 10) < 13;
-
-/**
- * Whether `raw`'s Context belongs in the table: as the core decides for bindings
- * (a prototype made by `Object.create`, not a subclass's), and asked with `hasOwn`.
- */
-function inTable(raw: IncomingMessage): boolean {
-  if (!newShapeAfterSwap) return false;
-  const proto = Object.getPrototypeOf(raw);
-  return (
-    proto !== IncomingMessage.prototype &&
-    !Object.hasOwn(proto, 'constructor') &&
-    !Object.hasOwn(raw, kRequestContext)
-  );
-}
-
-function contextOf(raw: IncomingMessage): Context | undefined {
-  return inTable(raw) ? table.get(raw) : (raw as Carrier)[kRequestContext];
-}
-
-function setContextOf(raw: IncomingMessage, ctx: Context): void {
-  if (inTable(raw)) table.set(raw, ctx);
-  else (raw as Carrier)[kRequestContext] = ctx;
-}
-
 /**
  * The Context that an adapter created for a raw request (`IncomingMessage`), for
  * re-entering it at framework lifecycle points that run outside the request's own
- * async chain. `undefined` for a request no adapter has seen.
+ * async chain. `undefined` for a request no adapter has seen. It is the Context the
+ * request is bound to (see `boundContext` of `@contextvars/core`): the request
+ * carries nothing else.
  */
 export function requestContextOf(raw: IncomingMessage): Context | undefined {
-  return contextOf(raw);
+  return boundContext(raw);
 }
 
 /**
@@ -75,7 +39,7 @@ export function requestContextOf(raw: IncomingMessage): Context | undefined {
  * framework callbacks that may fire inside or outside it.
  */
 export function runInRequestContext<R>(raw: IncomingMessage, fn: () => R): R {
-  const ctx = contextOf(raw);
+  const ctx = boundContext(raw);
   return ctx === undefined ? fn() : reenter(ctx, fn);
 }
 
@@ -123,7 +87,6 @@ export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenRe
    */
   enter(raw: IncomingMessage, res: ServerResponse): Context {
     const ctx = copyContext();
-    setContextOf(raw, ctx);
     bindEmitter(raw, ctx);
     bindEmitter(res, ctx);
     return ctx;
