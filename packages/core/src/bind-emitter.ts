@@ -10,7 +10,7 @@
  * @module
  */
 import type { EventEmitter } from 'node:events';
-import { type Context, captureFrame, reenterApply, reenterListener } from './context.js';
+import { type Context, captureFrame, reenterListener, reenterUnchecked } from './context.js';
 import {
   homeMatters,
   type ListenerRunner,
@@ -43,9 +43,7 @@ function composed(runner: ListenerRunner, ctx: Context | undefined): ListenerRun
 }
 
 function runIn<R>(target: Target, call: () => R): R {
-  return typeof target === 'function'
-    ? target(call)
-    : (reenterApply(target, call, undefined, []) as R);
+  return typeof target === 'function' ? target(call) : reenterUnchecked(target, call);
 }
 
 /** Calls `listener` as an emitter would, where `target` says. */
@@ -62,11 +60,11 @@ function callListener(
 
 // Keys shared by every copy of the package with this layout (the protocol number):
 // the methods a per-instance patch replaced, and the mark of a prototype that
-// carries the patched methods.
+// carries the patched methods (whose value is that prototype).
 const kOriginals = Symbol.for(`@contextvars/core:emitterOriginals:${PROTOCOL}`);
 const kShared = Symbol.for(`@contextvars/core:emitterPrototype:${PROTOCOL}`);
 
-type Bindable = EventEmitter & { [kOriginals]?: Originals };
+type Bindable = EventEmitter & { [kOriginals]?: Originals; [kShared]?: object };
 
 interface Originals {
   on: AddMethod;
@@ -183,11 +181,14 @@ function install(holder: object, methods: ReturnType<typeof patchedMethods>): vo
 
 /**
  * The nearest prototype of `emitter` that {@link shareEmitterBinding} prepared, if
- * any. Walked rather than read as a property: a read misses every cache on a request
- * that Express gave a prototype of its own (see `emitter-targets.ts`).
+ * any: its mark, read as an inline-cached load. Where the binding's place depends on
+ * the prototype (`homeMatters`, V8 before 13), the chain is walked instead: there, a
+ * read misses every cache on a request that Express gave a prototype of its own (see
+ * `emitter-targets.ts`).
  */
 function homeOf(emitter: object | null): object | undefined {
   if (emitter === null || typeof emitter !== 'object') return undefined;
+  if (!homeMatters) return (emitter as Bindable)[kShared];
   for (
     let proto = Object.getPrototypeOf(emitter);
     proto !== null;
@@ -219,7 +220,7 @@ export function shareEmitterBinding(prototype: object): void {
     );
   }
   if (Object.hasOwn(prototype, kShared)) return;
-  Object.defineProperty(prototype, kShared, { value: true });
+  Object.defineProperty(prototype, kShared, { value: prototype });
   const originals = originalsOf(prototype as EventEmitter);
   install(
     prototype,
@@ -289,5 +290,5 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
  */
 export function boundContext(emitter: object): Context | undefined {
   if (emitter === null || typeof emitter !== 'object') return undefined;
-  return contextIn(targetOf(emitter, homeMatters ? homeOf(emitter) : undefined));
+  return contextIn(targetOf(emitter, homeOf(emitter)));
 }

@@ -307,12 +307,29 @@ function isContextState(value: unknown): value is ContextState {
   );
 }
 
-/** {@link reenter} without argument checks, for the per-request path. */
-export function reenterUnchecked<R>(ctx: ContextState, fn: () => R): R {
-  return reenterApply(ctx, fn, undefined, NO_ARGS) as R;
+/**
+ * The frame that re-enters `ctx` from `current`: the Context itself, the cheapest,
+ * unless `current` has scoped values to keep.
+ */
+function reentryFrame(ctx: ContextState, current: ContextState): ContextState {
+  const scopes = current._scopes;
+  return scopes === ctx._scopes ? ctx : (new Frame(ctx, scopes) as unknown as ContextState);
 }
 
-const NO_ARGS: unknown[] = [];
+/**
+ * {@link reenter} without argument checks, for the per-request path. `fn` goes to
+ * `run` as it is: no arguments to spread through `Reflect.apply`.
+ */
+export function reenterUnchecked<R>(ctx: ContextState, fn: () => R): R {
+  const current = currentContext();
+  if (current._vars === ctx) return fn();
+  ctx._entered++;
+  try {
+    return storage.run(reentryFrame(ctx, current), fn);
+  } finally {
+    ctx._entered--;
+  }
+}
 
 /**
  * `fn.apply(thisArg, args)` re-entering `ctx` (see {@link reenter}); no closure per
@@ -326,12 +343,9 @@ export function reenterApply(
 ): unknown {
   const current = currentContext();
   if (current._vars === ctx) return Reflect.apply(fn, thisArg, args);
-  const scopes = current._scopes;
-  // Without scoped values to keep, the Context itself is the cheapest frame.
-  const frame = scopes === ctx._scopes ? ctx : (new Frame(ctx, scopes) as unknown as ContextState);
   ctx._entered++;
   try {
-    return storage.run(frame, Reflect.apply, fn, thisArg, args);
+    return storage.run(reentryFrame(ctx, current), Reflect.apply, fn, thisArg, args);
   } finally {
     ctx._entered--;
   }

@@ -39,8 +39,8 @@ const newShapeAfterSwap =
   versions?.bun === undefined && Number.parseInt(versions?.v8 ?? '', 10) < 13;
 
 /**
- * Whether the `home` argument below can change the answer. Where it cannot, a
- * reader may pass `undefined` rather than walk the emitter's prototype chain for it.
+ * Whether the `home` argument below can change the answer: where it cannot, only
+ * whether it is defined counts.
  */
 export const homeMatters = newShapeAfterSwap;
 

@@ -20,7 +20,7 @@ import type { Hamt, Leaf } from './hamt.js';
  * the emitter binding's keys change. A new optional field that every copy may
  * find absent (as `_capture`) keeps the number.
  */
-export const PROTOCOL = 5;
+export const PROTOCOL = 6;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
