@@ -14,11 +14,7 @@
 // A function that V8 inlined is counted in the one it was inlined into.
 import { countServer, requireValgrind } from './callgrind.js';
 import { nodeBinaries } from './node-versions.js';
-
-function setting(name: string): string | undefined {
-  const flag = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return flag?.slice(name.length + 3) ?? process.env[`BENCH_${name.toUpperCase()}`];
-}
+import { setting } from './settings.js';
 
 const [framework, ...variants] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (framework === undefined || variants.length === 0 || variants.length > 2) {

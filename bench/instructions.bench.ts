@@ -26,12 +26,8 @@
 // part of CI: one full matrix takes hours.
 import { countServer, requireValgrind } from './callgrind.js';
 import { type NodeBinary, nodeBinaries } from './node-versions.js';
+import { setting } from './settings.js';
 
-/** `--name=value` on the command line, else `BENCH_NAME` in the environment. */
-function setting(name: string): string | undefined {
-  const flag = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return flag?.slice(name.length + 3) ?? process.env[`BENCH_${name.toUpperCase()}`];
-}
 const list = (value: string | undefined, fallback: string) =>
   (value || fallback)
     .split(',')
