@@ -26,24 +26,32 @@ export type { ListenerRunner } from './emitter-targets.js';
 type Listener = (...args: any[]) => unknown;
 type AddMethod = (this: EventEmitter, event: string | symbol, listener: Listener) => EventEmitter;
 
-// The Context under a runner composed with one (see `bindEmitter`), for `boundContext`.
+// A binding that has both a Context and runners is one runner that enters the
+// Context and calls the runners inside it. It keeps both parts, so that a later
+// binding replaces the Context or adds a runner without nesting a stale Context
+// inside, and `boundContext` can name the Context.
 const kContext = Symbol.for(`@contextvars/core:emitterContext:${PROTOCOL}`);
+const kRunner = Symbol.for(`@contextvars/core:emitterRunner:${PROTOCOL}`);
 
-type Composed = ListenerRunner & { [kContext]?: Context };
+type Composed = ListenerRunner & { [kContext]?: Context; [kRunner]?: ListenerRunner };
 
-/** The Context that `target` runs listeners in, if it is one or was composed with one. */
+/** The Context that `target` runs listeners in, if it is one or has one. */
 function contextIn(target: Target | undefined): Context | undefined {
   return typeof target === 'function' ? (target as Composed)[kContext] : (target as Context);
 }
 
-/** `runner`, remembered as running in `ctx` (when there is one). */
-function composed(runner: ListenerRunner, ctx: Context | undefined): ListenerRunner {
-  if (ctx !== undefined) (runner as Composed)[kContext] = ctx;
-  return runner;
+/** The runners of `target`, as one, if it has any. */
+function runnerIn(target: Target): ListenerRunner | undefined {
+  return typeof target === 'function' ? ((target as Composed)[kRunner] ?? target) : undefined;
 }
 
-function runIn<R>(target: Target, call: () => R): R {
-  return typeof target === 'function' ? target(call) : reenterUnchecked(target, call);
+/** The binding that enters `ctx` (if any) and calls `runner` inside it. */
+function withRunner(ctx: Context | undefined, runner: ListenerRunner): Target {
+  if (ctx === undefined) return runner;
+  const composed: Composed = <R>(call: () => R): R => reenterUnchecked(ctx, () => runner(call));
+  composed[kContext] = ctx;
+  composed[kRunner] = runner;
+  return composed;
 }
 
 /** Calls `listener` as an emitter would, where `target` says. */
@@ -238,9 +246,10 @@ export function shareEmitterBinding(prototype: object): void {
  * the call are left alone.
  *
  * `ctx` is a Context, or a runner: a function that performs the call however an
- * integration wants (OpenTelemetry's `context.with`, `reenter`). Binding a Context
- * again moves later listeners to it; a runner wraps whatever binding the emitter
- * already has, and a Context bound over a runner keeps the runner inside it.
+ * integration wants (OpenTelemetry's `context.with`, `reenter`). The bindings
+ * compose: a listener runs in the Context bound last, and inside it through every
+ * runner bound, in the order they were bound. Binding a Context again moves later
+ * listeners to it, with the runners still in force.
  *
  * Like OpenTelemetry's `context.bind(ctx, emitter)`; the framework adapters bind
  * each request's `req` and `res` to its Context.
@@ -269,24 +278,28 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
     }
     setTarget(target, home, binding);
   } else if (typeof binding === 'function') {
-    const runner = <R>(call: () => R): R => runIn(existing, () => binding(call));
-    setTarget(target, home, composed(runner, contextIn(existing)));
-  } else if (typeof existing === 'function') {
-    // A runner already there (tracing's bind) stays in force inside the Context.
-    const runner = <R>(call: () => R): R => runIn(binding, () => existing(call));
-    setTarget(target, home, composed(runner, ctx as Context));
+    const inner = runnerIn(existing);
+    const runner =
+      inner === undefined ? binding : <R>(call: () => R): R => inner(() => binding(call));
+    setTarget(target, home, withRunner(contextIn(existing), runner));
   } else {
-    setTarget(target, home, binding);
+    // Runners already there (tracing's bind) stay in force inside the new Context.
+    const inner = runnerIn(existing);
+    setTarget(target, home, inner === undefined ? binding : withRunner(ctx as Context, inner));
   }
   return emitter;
 }
 
 /**
- * The Context that {@link bindEmitter} last bound `emitter` to, also when a runner
- * was bound with it; `undefined` for an emitter bound to runners only, or never
- * bound, or for anything that is not an object. The framework adapters bind each
- * request's `req` to its Context, so this finds a request's Context from its
- * request object wherever the framework calls back.
+ * The Context that {@link bindEmitter} last bound `emitter` to: the one its listeners
+ * added from now on run in, whatever runners were bound with it. The framework
+ * adapters bind each request's `req` to its Context, so this finds a request's
+ * Context from its request object wherever the framework calls back.
+ *
+ * @param emitter - Any object; bindings made by copies of this package with another
+ *   internal layout are not seen.
+ * @returns The Context, or `undefined` for an emitter never bound to one (bound to
+ *   runners only, or not at all), and for a value that is not an object.
  */
 export function boundContext(emitter: object): Context | undefined {
   if (emitter === null || typeof emitter !== 'object') return undefined;

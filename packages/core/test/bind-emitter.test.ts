@@ -478,6 +478,46 @@ describe('boundContext', () => {
     });
   }
 
+  for (const [kind, make] of kinds) {
+    it(`${kind}: listeners run in the Context it names, through every runner bound, in order`, () => {
+      const { bound, other } = contexts();
+      const span = new ScopedValue<string>('span');
+      const tag =
+        (name: string) =>
+        <R>(call: () => R): R =>
+          span.run(`${span.get() ?? ''}${name}`, call);
+      const sequences: [string, (Context | ((call: () => unknown) => unknown))[]][] = [
+        ['A B', [bound, other]],
+        ['R A B', [tag('R'), bound, other]],
+        ['A R B', [bound, tag('R'), other]],
+        ['A R S', [bound, tag('R'), tag('S')]],
+        ['R A S B', [tag('R'), bound, tag('S'), other]],
+      ];
+      const seen: string[] = [];
+      for (const [name, bindings] of sequences) {
+        const e = make();
+        for (const binding of bindings) bindEmitter(e, binding as Context);
+        e.on('x', () => seen.push(`${name}: ${v.get()}/${span.get() ?? '-'}`));
+        new Context().run(() => e.emit('x'));
+        seen.push(
+          `${name}: named ${boundContext(e) === bound ? 'bound' : boundContext(e) === other ? 'other' : '?'}`,
+        );
+      }
+      expect(seen).toEqual([
+        'A B: other/-',
+        'A B: named other',
+        'R A B: other/R',
+        'R A B: named other',
+        'A R B: other/R',
+        'A R B: named other',
+        'A R S: bound/RS',
+        'A R S: named bound',
+        'R A S B: other/RS',
+        'R A S B: named other',
+      ]);
+    });
+  }
+
   it('a binding made before the prototype was swapped is still found', () => {
     const { bound } = contexts();
     const e = bindEmitter(new Shared(), runner);

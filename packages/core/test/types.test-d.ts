@@ -1,4 +1,5 @@
 import {
+  boundContext,
   Context,
   type ContextEnteredError,
   ContextVar,
@@ -83,5 +84,12 @@ describe('@contextvars/core public types', () => {
     expectTypeOf<TokenUsedError>().toExtend<Error>();
     expectTypeOf<ContextEnteredError>().toHaveProperty('code');
     expectTypeOf<InvalidArgTypeError>().toExtend<TypeError>();
+  });
+
+  it('boundContext: an object in, a Context or undefined out', () => {
+    expectTypeOf(boundContext).parameter(0).toEqualTypeOf<object>();
+    expectTypeOf(boundContext({})).toEqualTypeOf<Context | undefined>();
+    // @ts-expect-error a primitive is never bound
+    boundContext('emitter');
   });
 });

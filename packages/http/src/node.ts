@@ -21,11 +21,11 @@ import { RequestScope, type RequestScopeOptions } from './request-scope.js';
 export type { RequestScopeOptions } from './request-scope.js';
 
 /**
- * The Context that an adapter created for a raw request (`IncomingMessage`), for
- * re-entering it at framework lifecycle points that run outside the request's own
- * async chain. `undefined` for a request no adapter has seen. It is the Context the
- * request is bound to (see `boundContext` of `@contextvars/core`): the request
- * carries nothing else.
+ * The Context that a raw request (`IncomingMessage`) is bound to: the one an
+ * adapter created for it, for re-entering it at framework lifecycle points that run
+ * outside the request's own async chain. `undefined` for a request no adapter has
+ * seen. It is `boundContext` of `@contextvars/core`: the request carries nothing
+ * else, so a request that other code bound to a Context of its own counts as seen.
  */
 export function requestContextOf(raw: IncomingMessage): Context | undefined {
   return boundContext(raw);
