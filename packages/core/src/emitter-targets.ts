@@ -39,8 +39,8 @@ const newShapeAfterSwap =
   versions?.bun === undefined && Number.parseInt(versions?.v8 ?? '', 10) < 13;
 
 /**
- * Whether the `home` argument below can change the answer: where it cannot, only
- * whether it is defined counts.
+ * Whether the `home` argument below can change the answer. Where it cannot, it is
+ * not read here; `bind-emitter.ts` still needs to know whether there is one.
  */
 export const homeMatters = newShapeAfterSwap;
 
