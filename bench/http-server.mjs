@@ -4,6 +4,7 @@
 // Prints the port when ready.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextVar, requestId } from '@contextvars/core';
+import { generateRequestId, isValidRequestId } from '@contextvars/http';
 
 const [framework, variant] = process.argv.slice(2);
 const a = new ContextVar('a');
@@ -22,6 +23,22 @@ const alsStore = () =>
     ['c', 'user-7'],
   ]);
 
+/**
+ * `als-id`: the raw-ALS middleware doing the request-id work of our default as
+ * well, with our own policy and generator, so that ours ÷ this is what the Context
+ * machinery costs and nothing else: the incoming `x-request-id` when valid, else a
+ * new id, kept as a fourth value and echoed with the same call the adapter makes.
+ */
+const ECHO = 'x-request-id';
+const alsId = (incoming) => (isValidRequestId(incoming) ? incoming : generateRequestId());
+const alsIdStore = (id) =>
+  new Map([
+    ['a', 'tenant-1'],
+    ['b', 42],
+    ['c', 'user-7'],
+    ['requestId', id],
+  ]);
+
 /** What each variant's handler reads back. */
 const readers = {
   bare: () => ({}),
@@ -31,6 +48,7 @@ const readers = {
     return { a: s.get('a'), b: s.get('b'), c: s.get('c') };
   },
 };
+readers['als-id'] = readers.als;
 const payload = () => ({ hello: 'world', ...readers[variant]() });
 
 /**
@@ -255,6 +273,12 @@ async function fastifyServer() {
     await app.register(contextvars, options);
   } else if (usesAls) {
     app.addHook('onRequest', (_req, _reply, done) => als.run(alsStore(), done));
+  } else if (variant === 'als-id') {
+    app.addHook('onRequest', (req, reply, done) => {
+      const id = alsId(req.headers[ECHO]);
+      reply.header(ECHO, id);
+      als.run(alsIdStore(id), done);
+    });
   } else if (variant === 'request-context') {
     const { fastifyRequestContext, requestContext } = await import('@fastify/request-context');
     await app.register(fastifyRequestContext);
@@ -304,6 +328,12 @@ async function expressServer() {
     app.use(contextvars(options));
   } else if (usesAls) {
     app.use((_req, _res, next) => als.run(alsStore(), next));
+  } else if (variant === 'als-id') {
+    app.use((req, res, next) => {
+      const id = alsId(req.headers[ECHO]);
+      res.setHeader(ECHO, id);
+      als.run(alsIdStore(id), next);
+    });
   } else if (variant === 'express-http-context') {
     const { default: httpContext } = await import('express-http-context');
     app.use(httpContext.middleware);
@@ -348,6 +378,12 @@ async function koaServer() {
     app.use(contextvars(options));
   } else if (usesAls) {
     app.use((_ctx, next) => als.run(alsStore(), next));
+  } else if (variant === 'als-id') {
+    app.use((ctx, next) => {
+      const id = alsId(ctx.req.headers[ECHO]);
+      ctx.res.setHeader(ECHO, id);
+      return als.run(alsIdStore(id), next);
+    });
   } else if (variant === 'cls-rtracer') {
     const { default: rTracer } = await import('cls-rtracer');
     app.use(rTracer.koaMiddleware());
@@ -381,6 +417,13 @@ async function honoServer() {
     app.use(contextvars(ours));
   } else if (variant === 'als') {
     app.use((_c, next) => als.run(alsStore(), next));
+  } else if (variant === 'als-id') {
+    // Node's objects under @hono/node-server, as the adapter uses them there.
+    app.use((c, next) => {
+      const id = alsId(c.env.incoming.headers[ECHO]);
+      c.env.outgoing.setHeader(ECHO, id);
+      return als.run(alsIdStore(id), next);
+    });
   } else if (variant === 'context-storage') {
     // Hono's own: one AsyncLocalStorage holding `c`; values go in `c.set`.
     const { contextStorage, getContext } = await import('hono/context-storage');
@@ -424,6 +467,20 @@ async function nestjsServer() {
     };
     Module({})(AlsModule);
     imports.push(AlsModule);
+  } else if (variant === 'als-id') {
+    const AlsIdModule = class {
+      configure(consumer) {
+        consumer
+          .apply((req, res, next) => {
+            const id = alsId(req.headers[ECHO]);
+            res.setHeader(ECHO, id);
+            als.run(alsIdStore(id), next);
+          })
+          .forRoutes('*');
+      }
+    };
+    Module({})(AlsIdModule);
+    imports.push(AlsIdModule);
   } else if (variant === 'nestjs-cls') {
     // What nestjs-cls users write: the middleware mounted by the module, values set
     // in its `setup`, read by singletons through the static ClsServiceManager.
@@ -471,6 +528,7 @@ export const VARIANTS = {
     'bare',
     'contextvars',
     'als',
+    'als-id',
     'request-context',
     'cls-rtracer',
     'otel-als',
@@ -486,6 +544,7 @@ export const VARIANTS = {
     'bare',
     'contextvars',
     'als',
+    'als-id',
     'express-http-context',
     'cls-rtracer',
     'otel-als',
@@ -499,6 +558,7 @@ export const VARIANTS = {
     'bare',
     'contextvars',
     'als',
+    'als-id',
     'cls-rtracer',
     'otel-als',
     'otel-contextvars',
@@ -506,8 +566,15 @@ export const VARIANTS = {
     'otel-auto-contextvars',
     'contextvars-like-cls-rtracer',
   ],
-  hono: ['bare', 'contextvars', 'als', 'context-storage', 'contextvars-like-context-storage'],
-  nestjs: ['bare', 'contextvars', 'als', 'nestjs-cls', 'contextvars-like-nestjs-cls'],
+  hono: [
+    'bare',
+    'contextvars',
+    'als',
+    'als-id',
+    'context-storage',
+    'contextvars-like-context-storage',
+  ],
+  nestjs: ['bare', 'contextvars', 'als', 'als-id', 'nestjs-cls', 'contextvars-like-nestjs-cls'],
 };
 
 /** The variant the others are divided by: `bare` unless named here. */

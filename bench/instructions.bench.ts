@@ -84,7 +84,8 @@ const oursFor = (v: string) =>
     : v.startsWith('otel-')
       ? 'otel-contextvars'
       : 'contextvars';
-const isPeer = (v: string) => v !== 'bare' && v !== 'als' && !isOurs(v);
+/** `als-id` is a baseline too: raw ALS doing our default's id work (http-server.mjs). */
+const isPeer = (v: string) => v !== 'bare' && v !== 'als' && v !== 'als-id' && !isOurs(v);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined ? '' : (a / b).toFixed(3);
