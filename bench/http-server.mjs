@@ -4,7 +4,7 @@
 // Prints the port when ready.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ContextVar, requestId } from '@contextvars/core';
-import { generateRequestId, isValidRequestId } from '@contextvars/http';
+import { generateRequestId, isValidRequestId, singleRawHeader } from '@contextvars/http';
 
 const [framework, variant] = process.argv.slice(2);
 const a = new ContextVar('a');
@@ -26,11 +26,15 @@ const alsStore = () =>
 /**
  * `als-id`: the raw-ALS middleware doing the request-id work of our default as
  * well, with our own policy and generator, so that ours ÷ this is what the Context
- * machinery costs and nothing else: the incoming `x-request-id` when valid, else a
+ * machinery costs and nothing else: the incoming `x-request-id` when valid (read
+ * from `rawHeaders`, as the adapters do: Node builds `req.headers` lazily), else a
  * new id, kept as a fourth value and echoed with the same call the adapter makes.
  */
 const ECHO = 'x-request-id';
-const alsId = (incoming) => (isValidRequestId(incoming) ? incoming : generateRequestId());
+const alsId = (raw) => {
+  const incoming = singleRawHeader(raw.rawHeaders, ECHO);
+  return isValidRequestId(incoming) ? incoming : generateRequestId();
+};
 const alsIdStore = (id) =>
   new Map([
     ['a', 'tenant-1'],
@@ -275,7 +279,7 @@ async function fastifyServer() {
     app.addHook('onRequest', (_req, _reply, done) => als.run(alsStore(), done));
   } else if (variant === 'als-id') {
     app.addHook('onRequest', (req, reply, done) => {
-      const id = alsId(req.headers[ECHO]);
+      const id = alsId(req.raw);
       reply.header(ECHO, id);
       als.run(alsIdStore(id), done);
     });
@@ -330,7 +334,7 @@ async function expressServer() {
     app.use((_req, _res, next) => als.run(alsStore(), next));
   } else if (variant === 'als-id') {
     app.use((req, res, next) => {
-      const id = alsId(req.headers[ECHO]);
+      const id = alsId(req);
       res.setHeader(ECHO, id);
       als.run(alsIdStore(id), next);
     });
@@ -380,7 +384,7 @@ async function koaServer() {
     app.use((_ctx, next) => als.run(alsStore(), next));
   } else if (variant === 'als-id') {
     app.use((ctx, next) => {
-      const id = alsId(ctx.req.headers[ECHO]);
+      const id = alsId(ctx.req);
       ctx.res.setHeader(ECHO, id);
       return als.run(alsIdStore(id), next);
     });
@@ -420,7 +424,7 @@ async function honoServer() {
   } else if (variant === 'als-id') {
     // Node's objects under @hono/node-server, as the adapter uses them there.
     app.use((c, next) => {
-      const id = alsId(c.env.incoming.headers[ECHO]);
+      const id = alsId(c.env.incoming);
       c.env.outgoing.setHeader(ECHO, id);
       return als.run(alsIdStore(id), next);
     });
@@ -472,7 +476,7 @@ async function nestjsServer() {
       configure(consumer) {
         consumer
           .apply((req, res, next) => {
-            const id = alsId(req.headers[ECHO]);
+            const id = alsId(req);
             res.setHeader(ECHO, id);
             als.run(alsIdStore(id), next);
           })
