@@ -13,6 +13,7 @@ import type { EventEmitter } from 'node:events';
 import { type Context, captureFrame, reenterListener, reenterUnchecked } from './context.js';
 import {
   homeMatters,
+  inTable,
   type ListenerRunner,
   setTarget,
   type Target,
@@ -127,7 +128,7 @@ function captureOnRead(target: Target, event: string | symbol): void {
 function patchedMethods(originals: (emitter: Bindable) => Originals, home: object | undefined) {
   return {
     on(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = targetOf(this, home);
+      const target = targetOf(this, inTable(this, home));
       const { on } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return on.call(this, event, listener);
@@ -135,7 +136,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals, home: objec
       return on.call(this, event, boundListener(target, listener));
     },
     prependListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = targetOf(this, home);
+      const target = targetOf(this, inTable(this, home));
       const { prepend } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prepend.call(this, event, listener);
@@ -143,7 +144,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals, home: objec
       return prepend.call(this, event, boundListener(target, listener));
     },
     once(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = targetOf(this, home);
+      const target = targetOf(this, inTable(this, home));
       const { on, once } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return once.call(this, event, listener);
@@ -151,7 +152,7 @@ function patchedMethods(originals: (emitter: Bindable) => Originals, home: objec
       return on.call(this, event, onceListener(target, event, listener));
     },
     prependOnceListener(this: Bindable, event: string | symbol, listener: Listener): EventEmitter {
-      const target = targetOf(this, home);
+      const target = targetOf(this, inTable(this, home));
       const { prepend, prependOnce } = originals(this);
       if (target === undefined || typeof listener !== 'function')
         return prependOnce.call(this, event, listener);
@@ -270,22 +271,23 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
     );
   }
   const binding = ctx as Target;
-  const existing = targetOf(target, home);
+  const tabled = inTable(target, home);
+  const existing = targetOf(target, tabled);
   if (existing === undefined) {
     if (home === undefined && target[kOriginals] === undefined) {
       target[kOriginals] = originalsOf(target);
       install(target, instanceMethods);
     }
-    setTarget(target, home, binding);
+    setTarget(target, tabled, binding);
   } else if (typeof binding === 'function') {
     const inner = runnerIn(existing);
     const runner =
       inner === undefined ? binding : <R>(call: () => R): R => inner(() => binding(call));
-    setTarget(target, home, withRunner(contextIn(existing), runner));
+    setTarget(target, tabled, withRunner(contextIn(existing), runner));
   } else {
     // Runners already there (tracing's bind) stay in force inside the new Context.
     const inner = runnerIn(existing);
-    setTarget(target, home, inner === undefined ? binding : withRunner(ctx as Context, inner));
+    setTarget(target, tabled, inner === undefined ? binding : withRunner(ctx as Context, inner));
   }
   return emitter;
 }
@@ -303,5 +305,5 @@ export function bindEmitter<E extends EventEmitter>(emitter: E, ctx: Context | L
  */
 export function boundContext(emitter: object): Context | undefined {
   if (emitter === null || typeof emitter !== 'object') return undefined;
-  return contextIn(targetOf(emitter, homeOf(emitter)));
+  return contextIn(targetOf(emitter, inTable(emitter, homeOf(emitter))));
 }

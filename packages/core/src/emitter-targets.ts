@@ -49,13 +49,15 @@ export const homeMatters = newShapeAfterSwap;
  * whose methods serve it, `undefined` for an emitter patched on its own. A swapped
  * prototype is told from a subclass's by its lack of an own `constructor`
  * (`Object.create`, as Express makes its `app.request` and `app.response`): a
- * subclass's instances keep stable shapes, and their properties stay cheap.
+ * subclass's instances keep stable shapes, and their properties stay cheap. Asked
+ * once per operation, and the answer handed to {@link targetOf} and
+ * {@link setTarget}: on V8 before 13 it reads the prototype chain.
  *
  * The answer must not change while the emitter is bound: a binding in the table is
  * not found again if the emitter is given back `home` itself as its prototype (no
  * framework does; Express's mounted apps swap to their parent's prototypes).
  */
-function inTable(emitter: object, home: object | undefined): boolean {
+export function inTable(emitter: object, home: object | undefined): boolean {
   if (!newShapeAfterSwap || home === undefined) return false;
   const proto = Object.getPrototypeOf(emitter);
   return proto !== home && !Object.hasOwn(proto, 'constructor');
@@ -67,16 +69,16 @@ function inTable(emitter: object, home: object | undefined): boolean {
 // would search their whole prototype chain, with no cache, since each has a shape
 // of its own.
 
-/** The binding of `emitter`, `undefined` if it has none. */
-export function targetOf(emitter: object, home: object | undefined): Target | undefined {
-  if (!inTable(emitter, home)) return (emitter as Holder)[kTarget];
+/** The binding of `emitter`, `undefined` if it has none; `tabled` is {@link inTable}'s answer. */
+export function targetOf(emitter: object, tabled: boolean): Target | undefined {
+  if (!tabled) return (emitter as Holder)[kTarget];
   const target = table.get(emitter);
   if (target !== undefined || !Object.hasOwn(emitter, kTarget)) return target;
   return (emitter as Holder)[kTarget];
 }
 
 /** Makes `target` the binding of `emitter`, where {@link targetOf} finds it. */
-export function setTarget(emitter: object, home: object | undefined, target: Target): void {
-  if (inTable(emitter, home) && !Object.hasOwn(emitter, kTarget)) table.set(emitter, target);
+export function setTarget(emitter: object, tabled: boolean, target: Target): void {
+  if (tabled && !Object.hasOwn(emitter, kTarget)) table.set(emitter, target);
   else (emitter as Holder)[kTarget] = target;
 }

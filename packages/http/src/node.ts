@@ -94,12 +94,12 @@ export class NodeRequestScope<Req, GenReq = Req> extends RequestScope<Req, GenRe
 
   /**
    * Creates the request's Context ({@link NodeRequestScope.enter}) and calls `fn`
-   * in it. The Context is re-entered, not run: the span that instrumentation
-   * opened around the adapter's hook stays the active one for the code the hook
-   * calls, as it would without the adapter.
+   * in it. A fresh copy carries the caller's scoped values: the span that
+   * instrumentation opened around the adapter's hook stays the active one for the
+   * code the hook calls, as it would without the adapter.
    */
   open<R>(raw: IncomingMessage, res: ServerResponse, fn: () => R): R {
-    return reenter(this.enter(raw, res), fn);
+    return this.enter(raw, res).run(fn);
   }
 
   /**

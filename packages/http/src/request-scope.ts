@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { copyContext, InvalidArgTypeError, reenter, requestId } from '@contextvars/core';
+import { copyContext, InvalidArgTypeError, requestId } from '@contextvars/core';
 import { generateRequestId, HTTP_TOKEN, isValidRequestId } from './request-id.js';
 
 /**
@@ -112,11 +112,11 @@ export class RequestScope<Req, GenReq = Req> {
 
   /**
    * Calls `fn` in a fresh Context for one request: a copy of the current one (the
-   * Context the server received the request in), re-entered so that the span
-   * tracing opened around the caller stays active (see `reenter`).
+   * Context the server received the request in). The copy carries the caller's
+   * scoped values, so the span tracing opened around the caller stays active.
    */
   run<R>(fn: () => R): R {
-    return reenter(copyContext(), fn);
+    return copyContext().run(fn);
   }
 
   /**

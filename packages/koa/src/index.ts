@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { captureListenerFrame, reenter, requestId, Token } from '@contextvars/core';
+import { captureListenerFrame, requestId, Token } from '@contextvars/core';
 import {
   NodeRequestScope,
   type RequestScopeOptions,
@@ -50,7 +50,7 @@ export function contextvars<Ctx extends KoaContextLike = KoaContextLike>(
     // property reaches this request only (no prototype is changed).
     kctx.onerror = onerror;
     const ctx = scope.enter(kctx.req, kctx.res);
-    return reenter(ctx, () => {
+    return ctx.run(() => {
       // Koa finishes the response from that same outer chain, so Node's own `'end'`
       // listener on the request (added at finish) fires from I/O: cheaper through a
       // frame captured now than with a `run` then, on Node 24+.
