@@ -18,9 +18,9 @@ import { copyContext, reenter } from '@contextvars/core';
  * listener you register yourself. Returns what `fn` returns.
  */
 export function runInFreshContext<R>(fn: () => R): R {
-  // Re-entered rather than run: a span that instrumentation made active around
-  // the caller stays the active one inside, as the request middleware does.
-  return reenter(copyContext(), fn);
+  // The copy carries the caller's scoped values: a span that instrumentation made
+  // active around the caller stays the active one inside.
+  return copyContext().run(fn);
 }
 
 type Method = (this: unknown, ...args: any[]) => unknown;
