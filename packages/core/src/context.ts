@@ -9,6 +9,7 @@
  */
 import { captureCurrentFrame, framesExchange } from './captured-frame.js';
 import type { ContextVar } from './context-var.js';
+import { currentStore, runWithStore } from './current-store.js';
 import { ContextEnteredError, describe, InvalidArgTypeError } from './errors.js';
 import { Hamt } from './hamt.js';
 import {
@@ -22,16 +23,14 @@ import {
   type VarState,
 } from './runtime.js';
 
-const storage = runtime.storage;
-
 /** The Context that is current now: the innermost `run`, else the root context. */
 export function currentContext(): ContextState {
-  return storage.getStore() ?? rootContext;
+  return currentStore() ?? rootContext;
 }
 
 /** The Context whose variables are current (differs from the current one inside a scope). */
 export function currentVars(): ContextState {
-  return (storage.getStore() ?? rootContext)._vars;
+  return (currentStore() ?? rootContext)._vars;
 }
 
 /** @internal Throws unless `value` is a ContextVar of any copy of this package. */
@@ -53,10 +52,10 @@ export function assertVar(value: unknown, what: string): asserts value is VarSta
  * @internal
  */
 export function callIn<R>(ctx: ContextState, fn: () => R): R {
-  if (storage.getStore() === ctx) return fn();
+  if (currentStore() === ctx) return fn();
   ctx._entered++;
   try {
-    return storage.run(ctx, fn);
+    return runWithStore(ctx, fn);
   } finally {
     ctx._entered--;
   }
@@ -121,7 +120,7 @@ export class Context implements ReadonlyMap<ContextVar<unknown>, unknown> {
     }
     this._entered++;
     try {
-      return storage.run(this, fn, ...args);
+      return runWithStore(this, fn, ...args);
     } finally {
       this._entered--;
     }
@@ -325,7 +324,7 @@ export function reenterUnchecked<R>(ctx: ContextState, fn: () => R): R {
   if (current._vars === ctx) return fn();
   ctx._entered++;
   try {
-    return storage.run(reentryFrame(ctx, current), fn);
+    return runWithStore(reentryFrame(ctx, current), fn);
   } finally {
     ctx._entered--;
   }
@@ -345,7 +344,7 @@ export function reenterApply(
   if (current._vars === ctx) return Reflect.apply(fn, thisArg, args);
   ctx._entered++;
   try {
-    return storage.run(reentryFrame(ctx, current), Reflect.apply, fn, thisArg, args);
+    return runWithStore(reentryFrame(ctx, current), Reflect.apply, fn, thisArg, args);
   } finally {
     ctx._entered--;
   }
@@ -367,7 +366,7 @@ export function reenterListener(
   const capture = ctx._capture;
   if (
     capture === undefined ||
-    storage.getStore() !== undefined ||
+    currentStore() !== undefined ||
     rootContext._scopes !== ctx._scopes
   ) {
     return reenterApply(ctx, fn, thisArg, args);
@@ -386,7 +385,7 @@ export function reenterListener(
  * (see captured-frame.ts). Does nothing where that would not pay, or once done.
  */
 export function captureFrame(ctx: ContextState): void {
-  if (framesExchange && ctx._capture === undefined && storage.getStore() === ctx) {
+  if (framesExchange && ctx._capture === undefined && currentStore() === ctx) {
     ctx._capture = captureCurrentFrame();
   }
 }

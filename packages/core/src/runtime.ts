@@ -20,7 +20,7 @@ import type { Hamt, Leaf } from './hamt.js';
  * the emitter binding's keys change. A new optional field that every copy may
  * find absent (as `_capture`) keeps the number.
  */
-export const PROTOCOL = 6;
+export const PROTOCOL = 7;
 
 /**
  * `Leaf#value` of a leaf whose value is an object or function: the value itself is
@@ -93,6 +93,10 @@ interface Runtime {
   readonly shared: Map<string, unknown>;
   /** The bindings of emitters that are not to get a property (see `emitter-targets.ts`). */
   readonly emitterTargets: WeakMap<object, unknown>;
+  /** The async id of the innermost `run` whose store is {@link Runtime.remembered}, or NaN (see `current-store.ts`). */
+  rememberedId: number;
+  /** The current store while the async id is {@link Runtime.rememberedId}. */
+  remembered: ContextState | undefined;
 }
 
 const KEY = Symbol.for(`@contextvars/core:runtime:${PROTOCOL}`);
@@ -106,6 +110,8 @@ function createRuntime(): Runtime {
     lastVersion: 0,
     shared: new Map(),
     emitterTargets: new WeakMap(),
+    rememberedId: Number.NaN,
+    remembered: undefined,
   };
 }
 

@@ -16,16 +16,9 @@
  * @module
  */
 import { currentContext, Frame } from './context.js';
+import { currentStore, enterStore, runWithStore } from './current-store.js';
 import { describe, InvalidArgTypeError } from './errors.js';
-import {
-  type Binding,
-  type ContextState,
-  disposeSymbol,
-  inspectSymbol,
-  runtime,
-} from './runtime.js';
-
-const storage = runtime.storage;
+import { type Binding, type ContextState, disposeSymbol, inspectSymbol } from './runtime.js';
 
 function lookup(list: Binding | undefined, key: object): Binding | undefined {
   for (let b = list; b !== undefined; b = b.next) if (b.key === key) return b;
@@ -66,7 +59,7 @@ class AttachToken implements ScopeToken {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    storage.enterWith(this.previous as ContextState);
+    enterStore(this.previous as ContextState);
   }
 
   [disposeSymbol](): void {
@@ -128,7 +121,7 @@ export class ScopedValue<T> {
     const binding = lookup(currentContext()._scopes, this);
     // Already in force: nothing to enter (as AsyncLocalStorage#run does for its own store).
     if (binding !== undefined && binding.value === value) return fn();
-    return storage.run(frameWith(this, value), fn);
+    return runWithStore(frameWith(this, value), fn);
   }
 
   /**
@@ -138,8 +131,8 @@ export class ScopedValue<T> {
    * function before its first `await`, the binding also stays in the caller.
    */
   attach(value: T): ScopeToken {
-    const previous = storage.getStore();
-    storage.enterWith(frameWith(this, value));
+    const previous = currentStore();
+    enterStore(frameWith(this, value));
     return new AttachToken(previous);
   }
 
