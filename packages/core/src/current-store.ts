@@ -56,8 +56,7 @@ export function runWithStore<A extends unknown[], R>(
       runtime.rememberedId = id;
       runtime.remembered = outer;
     } else {
-      runtime.rememberedId = Number.NaN;
-      runtime.remembered = undefined;
+      forget();
     }
   }
 }
@@ -65,8 +64,11 @@ export function runWithStore<A extends unknown[], R>(
 /** Makes `store` current for the rest of this execution (`AsyncLocalStorage#enterWith`). */
 export function enterStore(store: ContextState | undefined): void {
   storage.enterWith(store as ContextState);
-  if (remembers) {
-    runtime.rememberedId = Number.NaN;
-    runtime.remembered = undefined;
-  }
+  if (remembers) forget();
+}
+
+/** Drops the remembered store, so reads ask the storage again. */
+function forget(): void {
+  runtime.rememberedId = Number.NaN;
+  runtime.remembered = undefined;
 }
