@@ -76,6 +76,8 @@ const likePeer = { requestIdHeader: false, echoRequestId: false };
  */
 const OURS = {
   contextvars: { onRequest: setVars },
+  // The default with the echo off: what the contract's response header costs.
+  'contextvars-no-echo': { echoRequestId: false, onRequest: setVars },
   'contextvars-like-request-context': {
     ...likePeer,
     generateRequestId: counterId,
@@ -531,6 +533,7 @@ export const VARIANTS = {
   fastify: [
     'bare',
     'contextvars',
+    'contextvars-no-echo',
     'als',
     'als-id',
     'request-context',
@@ -547,6 +550,7 @@ export const VARIANTS = {
   express: [
     'bare',
     'contextvars',
+    'contextvars-no-echo',
     'als',
     'als-id',
     'express-http-context',
@@ -561,6 +565,7 @@ export const VARIANTS = {
   koa: [
     'bare',
     'contextvars',
+    'contextvars-no-echo',
     'als',
     'als-id',
     'cls-rtracer',
@@ -573,12 +578,21 @@ export const VARIANTS = {
   hono: [
     'bare',
     'contextvars',
+    'contextvars-no-echo',
     'als',
     'als-id',
     'context-storage',
     'contextvars-like-context-storage',
   ],
-  nestjs: ['bare', 'contextvars', 'als', 'als-id', 'nestjs-cls', 'contextvars-like-nestjs-cls'],
+  nestjs: [
+    'bare',
+    'contextvars',
+    'contextvars-no-echo',
+    'als',
+    'als-id',
+    'nestjs-cls',
+    'contextvars-like-nestjs-cls',
+  ],
 };
 
 /** The variant the others are divided by: `bare` unless named here. */

@@ -15,8 +15,8 @@
 //   BENCH_NODE=24,26 ...                  the servers on other Node versions
 //                                         (node-versions.ts; default: this Node)
 //
-// The like-for-like variants (`contextvars-like-<peer>`) are for the instruction
-// counts; name them in BENCH_VARIANTS to measure their req/s too.
+// The like-for-like variants (`contextvars-like-<peer>`) and `contextvars-no-echo` are
+// for the instruction counts; name them in BENCH_VARIANTS to measure their req/s too.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
@@ -95,7 +95,9 @@ for (const node of NODES)
   for (const framework of FRAMEWORKS) {
     const variants = (
       process.env.BENCH_VARIANTS?.split(',') ??
-      VARIANTS[framework]!.filter((v) => !v.startsWith('contextvars-like-'))
+      VARIANTS[framework]!.filter(
+        (v) => !v.startsWith('contextvars-like-') && v !== 'contextvars-no-echo',
+      )
     ).filter((v) => VARIANTS[framework]!.includes(v));
     const baseline = BASELINE[framework] ?? 'bare';
     if (!variants.includes(baseline)) variants.unshift(baseline);

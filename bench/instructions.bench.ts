@@ -74,6 +74,7 @@ for (const framework of FRAMEWORKS) {
 
 const isOurs = (v: string) =>
   v === 'contextvars' ||
+  v === 'contextvars-no-echo' ||
   v === 'otel-contextvars' ||
   v === 'otel-auto-contextvars' ||
   v.startsWith('contextvars-like-');
@@ -159,7 +160,7 @@ function targets(g: Group, v: string): string {
   const n = last(g, v);
   if (n === undefined) return '';
   const out: string[] = [];
-  if (v === 'contextvars') {
+  if (v === 'contextvars' || v === 'contextvars-no-echo') {
     const als = last(g, 'als');
     if (als !== undefined) out.push(`≤ 1.05 × als ${mark(n <= 1.05 * als)}`);
   }
